@@ -1,0 +1,16 @@
+"""bea: backward error analysis of optimization algorithms.
+
+Derive the modified ODE θ̇ = F₀ + hF₁ + … of an optimizer (``modified_ode``),
+run the optimizer itself (``iterate``) and compare the two (``integrate``).
+"""
+from .errors import BeaError
+from .integrate import fitted_slope, global_error, integrate
+from .iterate import iterate
+from .ode import ModifiedODE, modified_ode
+from .optimizers import REGISTRY
+from .spec import Hyper, OptimizerSpec, State
+
+__all__ = [
+    "BeaError", "Hyper", "ModifiedODE", "OptimizerSpec", "REGISTRY", "State",
+    "fitted_slope", "global_error", "integrate", "iterate", "modified_ode",
+]

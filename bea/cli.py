@@ -1,0 +1,104 @@
+"""The ``bea`` command line: list optimizers, print derived modified equations."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import sympy as sp
+
+from . import display
+from . import symbols as S
+from .errors import BeaError
+from .ode import modified_ode
+from .optimizers import REGISTRY, get, option_names
+
+
+def _parse_params(items):
+    """``k=v`` strings → dict; true/false become booleans, numbers stay exact."""
+    out = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise BeaError(f"--param takes key=value, got {item!r}")
+        low = raw.strip().lower()
+        if low in ("true", "false"):
+            out[key] = low == "true"
+            continue
+        try:
+            out[key] = float(raw)
+        except ValueError:
+            raise BeaError(f"--param {key}: {raw!r} is not a number (or true/false)") from None
+    return out
+
+
+def _parse_loss(loss, names):
+    if loss is None:
+        if names:
+            raise BeaError("--vars needs --loss")
+        return None, None
+    if not names:
+        raise BeaError("--loss needs --vars, e.g. --loss '(x*y-1)**2/2' --vars x,y")
+    variables = sp.symbols([n.strip() for n in names.split(",") if n.strip()], real=True)
+    local = {str(v): v for v in variables}
+    try:
+        expr = sp.parse_expr(loss, local_dict=local)
+    except (SyntaxError, TypeError, sp.SympifyError) as exc:
+        raise BeaError(f"cannot parse --loss {loss!r}: {exc}") from None
+    return expr, list(variables)
+
+
+def cmd_list(args):
+    width = max(map(len, REGISTRY))
+    for name in REGISTRY:
+        spec = get(name)
+        hyper = ", ".join(hp.name for hp in spec.hyperparameters) or "-"
+        opts = ", ".join(f"{k}={v}" for k, v in spec.options.items())
+        print(f"{name:<{width}}  {spec.title}; hyperparameters: {hyper}" + (f"; options: {opts}" if opts else ""))
+
+
+def cmd_derive(args):
+    params = _parse_params(args.param)
+    loss, variables = _parse_loss(args.loss, args.vars)
+    ode = modified_ode(args.optimizer, loss, variables, order=args.order, h=args.h,
+                       stationary=args.step is None and not args.finite, **params)
+    if args.step is not None:
+        if args.step < 0:
+            raise BeaError(f"--step must be >= 0, got {args.step}")
+        ode = type(ode)(ode.spec, ode.values, [F.xreplace({S.n: args.step}) for F in ode.terms], ode.order,
+                        ode.h, False, ode.loss, ode.variables)
+    out = {"pretty": display.pretty, "latex": display.latex, "json": display.to_json}[args.format](ode)
+    print(out)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bea", description="Backward error analysis of optimization algorithms.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the built-in optimizers").set_defaults(func=cmd_list)
+    d = sub.add_parser("derive", help="derive and print a modified ODE")
+    d.add_argument("optimizer", help="optimizer name (see `bea list`)")
+    d.add_argument("--order", type=int, default=1, help="order p in h (default 1)")
+    d.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="hyperparameter or option, e.g. --param beta=0.9 --param bias_correction=false")
+    d.add_argument("--h", type=float, default=None, help="step size (symbolic when omitted)")
+    regime = d.add_mutually_exclusive_group()
+    regime.add_argument("--finite", action="store_true", help="finite-n field on each interval (default: n → ∞)")
+    regime.add_argument("--step", type=int, default=None, metavar="N", help="the field on the interval of step N")
+    d.add_argument("--loss", help="a concrete loss, e.g. '(x*y-1)**2/2 + x**4/10' (abstract when omitted)")
+    d.add_argument("--vars", help="its variables, comma-separated, e.g. x,y")
+    d.add_argument("--format", choices=["pretty", "latex", "json"], default="pretty")
+    d.set_defaults(func=cmd_derive)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except BeaError as exc:
+        print(f"bea: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Human- and machine-readable forms of a derived modified ODE: text, LaTeX, JSON."""
+from __future__ import annotations
+
+import json
+
+import sympy as sp
+
+from . import symbols as S
+from .recognize import regimes
+
+#: s = √(g² + ε), the denominator of Adam-type steps, shown as one symbol.
+s_sym = sp.Symbol("s", positive=True)
+SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉"
+HYPER_DOMAINS = {S.beta: (0.0, 0.999), S.rho: (0.0, 0.999)}
+
+
+def text(expr) -> str:
+    """One-line text of an expression, with Greek letters."""
+    return str(expr).replace("epsilon", "ε").replace("beta", "β").replace("rho", "ρ")
+
+
+def _eps(ode):
+    return ode.values.get(S.eps, S.eps)
+
+
+def readable(expr, ode):
+    """Write √(g² + ε) as s (when the optimizer has an ε) for display."""
+    expr = sp.sympify(expr)
+    if S.eps not in {hp.symbol for hp in ode.spec.hyperparameters}:
+        return expr
+    return expr.subs(sp.sqrt(S.g**2 + _eps(ode)), s_sym)
+
+
+def _coefficient(c, ode):
+    """A coefficient c(g) rewritten in s (g² = s² − ε) and split into partial fractions."""
+    if not c.has(S.g) or S.eps not in {hp.symbol for hp in ode.spec.hyperparameters}:
+        return sp.factor(c)
+    in_s = sp.simplify(c.subs(S.g**2, s_sym**2 - _eps(ode)))
+    if in_s.has(S.g):
+        return readable(sp.factor(c), ode)
+    try:
+        return sp.apart(sp.together(in_s), s_sym)
+    except (sp.PolynomialError, NotImplementedError):
+        return in_s
+
+
+def _header(ode):
+    options = ", ".join(f"{k}={v}" for k, v in ode.spec.options.items())
+    values = ", ".join(f"{text(k)}={v}" for k, v in ode.values.items())
+    regime = "stationary (n → ∞)" if ode.stationary else "finite n (field on each interval [nh, (n+1)h])"
+    lines = [f"{ode.spec.title}" + (f"; {options}" if options else ""),
+             f"regime: {regime}; order {ode.order} in h" + (f"; {values}" if values else "")]
+    if ode.abstract:
+        notation = "notation: g = ∇E(θ), products and quotients componentwise, ∇²E[u] = ∇²E·u, ∇³E[u, w] = ∇³E(u, w, ·)"
+        if S.eps in {hp.symbol for hp in ode.spec.hyperparameters}:
+            notation += ", s = √(g² + ε)"
+        lines.append(notation)
+    else:
+        lines.append(f"loss: E = {ode.loss}; variables: {', '.join(map(str, ode.variables))}")
+    return lines
+
+
+def _order_note(ode):
+    q = ode.global_order
+    if q is None:
+        return ("global error: describes the iterates once the bias-correction/initialization transient "
+                "has passed (use finite n to match iterates from step 0)")
+    note = f"global error O(h^{q}) over a fixed horizon T = nh"
+    if q < ode.order + 1:
+        note += (f" (not O(h^{ode.order + 1}): the leading field depends on n, and writing the past with the"
+                 " current interval's field costs O(h²) over the transient)")
+    return note
+
+
+def recognition_lines(ode, latex=False):
+    """Sentences naming the preconditioned gradients and regularizers found in the corrections."""
+    found = ode.recognized
+    if not found:
+        return ["no recognized structure (F₀ is not a coordinatewise rescaling of −∇E)"]
+    P = readable(found[0].preconditioner, ode)
+    out = [f"F₀ = −P ⊙ ∇E with P = {text(P)}" if P != 1 else "F₀ = −∇E (plain gradient flow)"]
+    for rec in found:
+        sub = SUBSCRIPTS[rec.order] if rec.order < 10 else str(rec.order)
+        power = "h" if rec.order == 1 else f"h^{rec.order}"
+        if not rec.parts:
+            out.append(f"F{sub}: not a combination of gradients of known functionals")
+            continue
+        if rec.is_gradient:
+            reg = " + ".join(f"({text(sp.factor(p.coefficient))})·{p.functional.name}" for p in rec.parts)
+            lead = "−∇" if P == 1 else "−P ⊙ ∇"
+            out.append(f"F{sub} = {lead}({reg}): a gradient; implicit regularizer {power}·({reg})")
+            if rec.order == 1 and len(found) >= 1:
+                out.append(f"  modified loss: Ẽ = E + {power}·({reg})")
+        else:
+            for p in rec.parts:
+                c = _coefficient(p.coefficient, ode)
+                out.append(f"F{sub} = −P ⊙ c ⊙ ∇{p.functional.name}, c = {text(c)}")
+            out.append("  not a gradient of one functional: c varies with the coordinate (through g)")
+        if rec.rest != 0:
+            out.append(f"  plus terms not of that form: {text(readable(rec.rest, ode))}")
+        for p in rec.parts:
+            for rg in regimes(p, HYPER_DOMAINS):
+                out.append(f"  {rg.name}: coefficient → {text(rg.coefficient)}: {text(rg.verdict())}")
+    return out
+
+
+def pretty(ode) -> str:
+    """Multi-line text: the ODE, its terms, the recognized regularizers, the regimes."""
+    lines = _header(ode)
+    terms = " + ".join(["F₀"] + [f"h{'' if i == 1 else '^' + str(i)} F{SUBSCRIPTS[i]}" for i in range(1, ode.order + 1)])
+    lines += ["", f"θ̇ = {terms} + O(h^{ode.order + 1})", ""]
+    for i, F in enumerate(ode.terms):
+        body = sp.pretty(readable(F, ode), use_unicode=True)
+        label = f"F{SUBSCRIPTS[i] if i < 10 else i} = "
+        pad = " " * len(label)
+        body_lines = body.splitlines()
+        mid = len(body_lines) // 2
+        lines += [(label if k == mid else pad) + row for k, row in enumerate(body_lines)]
+        lines.append("")
+    lines.append(_order_note(ode))
+    if ode.order >= 1:
+        lines += ["", "recognized:"] + ["  " + x for x in recognition_lines(ode)]
+    return "\n".join(lines)
+
+
+def latex(ode) -> str:
+    """A LaTeX ``align*`` block with the terms F₀ … F_p."""
+    rows = [rf"\dot\theta &= " + " + ".join(["F_0"] + [f"h^{{{i}}} F_{{{i}}}" for i in range(1, ode.order + 1)])
+            + rf" + O(h^{{{ode.order + 1}}})"]
+    for i, F in enumerate(ode.terms):
+        rows.append(rf"F_{{{i}}} &= {sp.latex(readable(F, ode))}")
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+
+def to_dict(ode) -> dict:
+    """Everything a script needs, as plain JSON-able data (expressions as SymPy strings)."""
+    def expr(e):
+        return [str(x) for x in e] if isinstance(e, sp.MatrixBase) else str(e)
+
+    recs = []
+    for rec in ode.recognized if ode.order >= 1 else []:
+        recs.append({
+            "order": rec.order,
+            "preconditioner": str(rec.preconditioner),
+            "is_gradient": rec.is_gradient,
+            "parts": [{"coefficient": str(p.coefficient), "functional": p.functional.name,
+                       "psi": str(p.functional.psi),
+                       "regimes": [{"regime": r.name, "coefficient": str(r.coefficient), "verdict": r.verdict()}
+                                   for r in regimes(p, HYPER_DOMAINS)]}
+                      for p in rec.parts],
+            "rest": str(rec.rest),
+        })
+    return {
+        "optimizer": ode.spec.name,
+        "title": ode.spec.title,
+        "options": ode.spec.options,
+        "hyperparameters": {hp.name: str(ode.values.get(hp.symbol, hp.symbol)) for hp in ode.spec.hyperparameters},
+        "h": str(ode.h),
+        "order": ode.order,
+        "regime": "stationary" if ode.stationary else "finite",
+        "global_order": ode.global_order,
+        "mode": "abstract" if ode.abstract else "concrete",
+        "variables": None if ode.abstract else [str(x) for x in ode.variables],
+        "loss": None if ode.abstract else str(ode.loss),
+        "terms": [{"order": i, "expr": expr(F), "latex": sp.latex(F)} for i, F in enumerate(ode.terms)],
+        "recognized": recs,
+    }
+
+
+def to_json(ode) -> str:
+    return json.dumps(to_dict(ode), indent=2, ensure_ascii=False)

@@ -1,0 +1,48 @@
+"""Integrate a modified ODE on the step grid and measure its distance to the iterates.
+
+Step-dependent fields are integrated interval by interval, [nh, (n+1)h] with the
+field of step n; others in one sweep.  DOP853 with tight tolerances keeps the
+integration error far below the modified-equation error being measured.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .errors import BeaError
+
+RTOL, ATOL = 1e-12, 1e-14
+
+
+def integrate(ode, theta0, steps: int, rtol: float = RTOL, atol: float = ATOL) -> np.ndarray:
+    """θ̃(0), θ̃(h), …, θ̃(steps·h) of a concrete modified ODE: shape (steps+1, d)."""
+    h = float(ode.h)
+    y = np.asarray(theta0, dtype=float)
+    grid = h * np.arange(steps + 1)
+    if not ode.step_dependent:
+        sol = solve_ivp(ode.rhs, (0.0, grid[-1]), y, method="DOP853", t_eval=grid, rtol=rtol, atol=atol)
+        _check(sol, 0.0)
+        return sol.y.T
+    out = np.empty((steps + 1, y.size))
+    out[0] = y
+    for n in range(steps):
+        sol = solve_ivp(ode.rhs_at_step(n), (grid[n], grid[n + 1]), y, method="DOP853", rtol=rtol, atol=atol)
+        _check(sol, grid[n])
+        y = sol.y[:, -1]
+        out[n + 1] = y
+    return out
+
+
+def _check(sol, t0):
+    if not sol.success or not np.all(np.isfinite(sol.y)):
+        raise BeaError(f"integration of the modified ODE failed after t = {t0:g}: {sol.message}")
+
+
+def global_error(iterates, flow) -> float:
+    """max_n ‖θ_n − θ̃(nh)‖₂."""
+    return float(np.max(np.linalg.norm(np.asarray(iterates) - np.asarray(flow), axis=1)))
+
+
+def fitted_slope(hs, errors) -> float:
+    """Least-squares slope of log(error) against log(h)."""
+    return float(np.polyfit(np.log(hs), np.log(errors), 1)[0])

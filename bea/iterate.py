@@ -1,0 +1,61 @@
+"""Discrete iterates of an optimizer spec: the ground truth the modified ODE must match.
+
+This runs the recursions of :mod:`bea.spec` literally (no expansion):
+s ← a s + b u(g, θ) for each state, then θ ← θ − h φ(s, g, θ, n), in float64.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import sympy as sp
+
+from . import symbols as S
+from .concrete import check_loss
+from .errors import BeaError
+from .optimizers import build
+from .spec import check_value
+
+
+def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_options) -> np.ndarray:
+    """θ₀, θ₁, …, θ_steps of the optimizer on ``loss``: an array of shape (steps+1, d).
+
+    Every hyperparameter needs a number here.
+
+    Examples
+    --------
+    >>> import sympy as sp, bea
+    >>> x = sp.Symbol("x")
+    >>> bea.iterate("gd", x**2 / 2, [x], [1.0], steps=2, h=0.5)[:, 0]
+    array([1.  , 0.5 , 0.25])
+    """
+    loss, variables = check_loss(loss, variables)
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise BeaError(f"steps must be a non-negative integer, got {steps!r}")
+    h = float(check_value("h", h, "positive"))
+    spec, values = build(optimizer, hyper_and_options, require_all=True)
+    spec = spec.substitute(values)
+    theta = np.array(theta0, dtype=float).reshape(-1)
+    if theta.shape != (len(variables),):
+        raise BeaError(f"theta0 must have {len(variables)} entries (one per variable), got {np.shape(theta0)}")
+    if not np.all(np.isfinite(theta)):
+        raise BeaError(f"theta0 must be finite, got {theta0!r}")
+
+    grad = sp.lambdify([list(variables)], [sp.diff(loss, x) for x in variables], modules="numpy", cse=True)
+    local = [S.g, S.theta, S.n]
+    inputs = [sp.lambdify(local, st.input, modules="numpy") for st in spec.states]
+    coeffs = [(float(st.decay), float(st.scale)) for st in spec.states]
+    step = sp.lambdify([*(st.symbol for st in spec.states), *local], spec.step, modules="numpy")
+
+    states = [np.zeros_like(theta) for _ in spec.states]
+    out = np.empty((steps + 1, theta.size))
+    out[0] = theta
+    with np.errstate(all="ignore"):
+        for n in range(steps):
+            g = np.asarray(grad(theta), dtype=float)
+            states = [a * s + b * u(g, theta, n) for s, (a, b), u in zip(states, coeffs, inputs)]
+            theta = theta - h * np.broadcast_to(step(*states, g, theta, n), theta.shape)
+            if not np.all(np.isfinite(theta)):
+                raise BeaError(f"{spec.name} diverged at step {n + 1} (non-finite iterate); reduce h")
+            out[n + 1] = theta
+    return out

@@ -1,0 +1,193 @@
+"""The modified ODE θ̇ = F₀ + hF₁ + … + h^pF_p of an optimizer, and how to evaluate it."""
+from __future__ import annotations
+
+import functools
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from . import engine
+from . import symbols as S
+from .abstract import AbstractCalculus, concretize
+from .concrete import ConcreteCalculus
+from .errors import BeaError
+from .optimizers import build
+from .recognize import recognize
+from .spec import OptimizerSpec, check_value
+
+
+@dataclass(frozen=True)
+class ModifiedODE:
+    """A derived modified equation.
+
+    ``spec`` is the optimizer with its hyperparameters as symbols and ``values``
+    the numbers given for some of them (already substituted in ``terms``).
+
+    ``terms[i]`` is F_i: a column ``sp.Matrix`` over the variables (concrete mode),
+    or one per-coordinate expression valid in every dimension (abstract mode, in
+    ``g`` = ∇E, ``theta`` and the contractions ``DE`` of :mod:`bea.abstract`).
+    Terms depend on the step symbol ``n`` on the interval [nh, (n+1)h] when the
+    optimizer is step-dependent and ``stationary`` is False.
+    """
+
+    spec: OptimizerSpec
+    values: dict
+    terms: list
+    order: int
+    h: sp.Expr
+    stationary: bool
+    loss: sp.Expr | None = None
+    variables: tuple | None = None
+
+    @property
+    def abstract(self) -> bool:
+        return self.loss is None
+
+    @property
+    def field(self):
+        """F₀ + hF₁ + … + h^pF_p."""
+        return sum((self.h**i * F for i, F in enumerate(self.terms[1:], start=1)), self.terms[0])
+
+    @property
+    def step_dependent(self) -> bool:
+        return any(sp.sympify(F).has(S.n) for F in self.terms)
+
+    @property
+    def global_order(self) -> int | None:
+        """The order q of the global error O(h^q) against iterates started at zero state.
+
+        Finite n: p + 1, except when the leading field F₀ depends on n (no bias
+        correction) and p ≥ 2: the past is written with the current interval's
+        field, whose error decays geometrically in n but sums to O(h²) over the
+        transient.  Stationary results (n → ∞) describe the iterates after the
+        transient; against zero-initialized iterates they are O(h) if F₀ depends
+        on n: None is returned for them unless nothing depends on n at all.
+        """
+        if self.stationary:
+            memoryless = not self.spec.states and not sp.sympify(self.spec.step).has(S.n)
+            return self.order + 1 if memoryless else None
+        leading_varies = sp.sympify(self.terms[0]).has(S.n)
+        return 2 if leading_varies and self.order >= 2 else self.order + 1
+
+    @functools.cached_property
+    def recognized(self):
+        """Recognized corrections (see :mod:`bea.recognize`), from the symbolic abstract terms."""
+        found = recognize(derive_abstract(self.spec, self.order, self.stationary))
+        return [r.substitute(self.values) for r in found]
+
+    def concretize(self, loss, variables) -> "ModifiedODE":
+        """Evaluate an abstract result for a concrete loss (any dimension)."""
+        if not self.abstract:
+            raise BeaError("this modified ODE is already concrete")
+        from .concrete import check_loss
+
+        loss, variables = check_loss(loss, variables)
+        terms = [sp.Matrix([concretize(F, loss, variables, j) for j in range(len(variables))]) for F in self.terms]
+        return ModifiedODE(self.spec, self.values, terms, self.order, self.h, self.stationary, loss, variables)
+
+    # -- numerics -------------------------------------------------------
+    def _free_parameters(self):
+        allowed = set(self.variables) | {S.n}
+        return sorted(map(str, sp.Matrix(self.field).free_symbols - allowed))
+
+    @functools.cached_property
+    def _numpy(self):
+        if self.abstract:
+            raise BeaError("an abstract result has no numeric field; call .concretize(loss, variables) first")
+        missing = self._free_parameters()
+        if missing:
+            raise BeaError(f"numeric evaluation needs numbers for {missing}; pass them to modified_ode")
+        exprs = list(self.field)
+        return sp.lambdify([list(self.variables), S.n], exprs, modules="numpy", cse=True)
+
+    def numpy_field(self, theta, n: int = 0) -> np.ndarray:
+        """The field at θ on the interval of step n (n is ignored when stationary)."""
+        return np.asarray(self._numpy(list(np.asarray(theta, dtype=float)), n), dtype=float)
+
+    def rhs(self, t, theta) -> np.ndarray:
+        """Field at time t, with n = floor(t/h): ready for ``scipy.integrate.solve_ivp``."""
+        return self.numpy_field(theta, step_index(t, self.h))
+
+    def rhs_at_step(self, n: int):
+        """``f(t, θ)`` on the interval [nh, (n+1)h] (for piecewise integration)."""
+        return lambda t, theta: self.numpy_field(theta, n)
+
+    def torch_field(self):
+        """A torch function ``f(theta, n)`` of a 1-D tensor θ (needs the ``torch`` extra)."""
+        try:
+            import torch
+        except ImportError:
+            raise BeaError("torch is not installed; pip install 'bea[torch]'") from None
+        self._numpy  # same checks as the NumPy path
+        fn = sp.lambdify([list(self.variables), S.n], list(self.field), modules="torch", cse=True)
+
+        def field(theta, n: int = 0):
+            out = fn(list(theta), n)
+            return torch.stack([o if torch.is_tensor(o) else torch.as_tensor(o, dtype=theta.dtype) for o in out])
+
+        return field
+
+
+def step_index(t: float, h) -> int:
+    """n = floor(t/h), robust to round-off at the interval ends."""
+    return int(np.floor(float(t) / float(h) + 1e-9))
+
+
+@functools.lru_cache(maxsize=64)
+def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool):
+    fields = engine.derive(spec, AbstractCalculus(), order, stationary)
+    return [F[0] for F in fields]
+
+
+def _check_order(order):
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral):
+        raise BeaError(f"order must be a non-negative integer, got {order!r}")
+    if order < 0:
+        raise BeaError(f"order must be >= 0, got {order}")
+    return int(order)
+
+
+def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, stationary: bool = False,
+                 **hyper_and_options) -> ModifiedODE:
+    """Derive the modified ODE of ``optimizer`` to the given order in h.
+
+    Parameters
+    ----------
+    optimizer : str or OptimizerSpec
+        A name from ``bea.optimizers.REGISTRY`` (``"gd"``, ``"adam"``, …) or a spec.
+    loss, variables : SymPy expression and its symbols, optional
+        Concrete mode.  Without them the result is abstract (every dimension).
+    order : int
+        p in θ̇ = F₀ + … + h^pF_p.
+    h : number, optional
+        Step size; a symbol when omitted.
+    stationary : bool
+        Take n → ∞ (memory sums to infinity, bias corrections gone).
+    **hyper_and_options
+        Hyperparameters (``beta``, ``rho``, ``eps``; symbols when omitted) and
+        options (``bias_correction``).
+
+    Examples
+    --------
+    >>> import sympy as sp, bea
+    >>> x, y = sp.symbols("x y")
+    >>> ode = bea.modified_ode("gd", (x**2 + 3*y**2)/2, [x, y], order=1)
+    >>> ode.terms[1].T
+    Matrix([[-x/2, -9*y/2]])
+    """
+    order = _check_order(order)
+    spec, values = build(optimizer, hyper_and_options)
+    h_value = S.h if h is None else check_value("h", h, "positive")
+    if loss is None:
+        if variables is not None:
+            raise BeaError("variables were given without a loss")
+        terms = [F.xreplace(values) for F in derive_abstract(spec, order, stationary)]
+        return ModifiedODE(spec, values, terms, order, h_value, stationary)
+    if variables is None:
+        raise BeaError("a concrete loss needs its variables, e.g. modified_ode('gd', E, [x, y])")
+    calc = ConcreteCalculus(loss, variables)
+    fields = engine.derive(spec, calc, order, stationary)
+    terms = [sp.Matrix(F).xreplace(values) for F in fields]
+    return ModifiedODE(spec, values, terms, order, h_value, stationary, calc.loss, calc.variables)

@@ -1,0 +1,125 @@
+"""The built-in optimizers, each a short specification (see :mod:`bea.spec`).
+
+Hyperparameter names follow Cattaneo, Klusowski & Shigida (2024): ``beta`` is the
+first-moment (momentum) decay β₁, ``rho`` the second-moment decay β₂, ``eps`` the
+ε of the denominator.  Options (like ``bias_correction``) are keyword arguments
+of the builders.
+"""
+from __future__ import annotations
+
+import inspect
+
+import sympy as sp
+
+from . import symbols as S
+from .errors import BeaError
+from .spec import Hyper, OptimizerSpec, State
+
+BETA = Hyper("beta", S.beta, "unit", "first-moment (momentum) decay β₁")
+RHO = Hyper("rho", S.rho, "unit", "second-moment decay β₂")
+EPS = Hyper("eps", S.eps, "nonnegative", "ε inside the square root")
+
+
+def _correction(decay, on: bool):
+    """Bias-correction divisor 1 − a^{n+1} (exponent n+1: the first step is n = 0)."""
+    return 1 - decay ** (S.n + 1) if on else sp.S.One
+
+
+def gd() -> OptimizerSpec:
+    """Gradient descent: θ ← θ − h ∇E(θ)."""
+    return OptimizerSpec("gd", "gradient descent", step=S.g)
+
+
+def heavy_ball(bias_correction: bool = False) -> OptimizerSpec:
+    """Heavy-ball momentum, EMA form: m ← βm + (1−β)∇E, θ ← θ − h m̂."""
+    return OptimizerSpec(
+        "heavy_ball", "heavy-ball momentum (EMA form)",
+        step=S.m / _correction(S.beta, bias_correction),
+        states=(State(S.m, S.beta, S.g, 1 - S.beta),),
+        hyperparameters=(BETA,),
+        options={"bias_correction": bias_correction},
+    )
+
+
+def heavy_ball_polyak() -> OptimizerSpec:
+    """Heavy-ball momentum, Polyak form: m ← βm + ∇E, θ ← θ − h m."""
+    return OptimizerSpec(
+        "heavy_ball_polyak", "heavy-ball momentum (Polyak form)",
+        step=S.m,
+        states=(State(S.m, S.beta, S.g),),
+        hyperparameters=(BETA,),
+    )
+
+
+def rmsprop(bias_correction: bool = False) -> OptimizerSpec:
+    """RMSProp: v ← ρv + (1−ρ)g², θ ← θ − h g / √(v̂ + ε)."""
+    return OptimizerSpec(
+        "rmsprop", "RMSProp (ε inside the square root)",
+        step=S.g / sp.sqrt(S.v / _correction(S.rho, bias_correction) + S.eps),
+        states=(State(S.v, S.rho, S.g**2, 1 - S.rho),),
+        hyperparameters=(RHO, EPS),
+        options={"bias_correction": bias_correction},
+    )
+
+
+def adam(bias_correction: bool = True) -> OptimizerSpec:
+    """Adam, ε inside the square root: θ ← θ − h m̂ / √(v̂ + ε).
+
+    m ← βm + (1−β)g, v ← ρv + (1−ρ)g², m̂ = m/(1−β^{n+1}), v̂ = v/(1−ρ^{n+1}).
+    """
+    return OptimizerSpec(
+        "adam", "Adam (ε inside the square root)",
+        step=(S.m / _correction(S.beta, bias_correction))
+        / sp.sqrt(S.v / _correction(S.rho, bias_correction) + S.eps),
+        states=(State(S.m, S.beta, S.g, 1 - S.beta), State(S.v, S.rho, S.g**2, 1 - S.rho)),
+        hyperparameters=(BETA, RHO, EPS),
+        options={"bias_correction": bias_correction},
+    )
+
+
+REGISTRY = {
+    "gd": gd,
+    "heavy_ball": heavy_ball,
+    "heavy_ball_polyak": heavy_ball_polyak,
+    "rmsprop": rmsprop,
+    "adam": adam,
+}
+
+
+def option_names(name: str) -> list[str]:
+    """The options (builder keyword arguments) of a registered optimizer."""
+    return list(inspect.signature(REGISTRY[name]).parameters)
+
+
+def get(name_or_spec, **options) -> OptimizerSpec:
+    """Look up a built-in optimizer by name (with options) or pass a spec through."""
+    if isinstance(name_or_spec, OptimizerSpec):
+        if options:
+            raise BeaError(f"options {sorted(options)} only apply to built-in optimizers")
+        return name_or_spec
+    if not isinstance(name_or_spec, str) or name_or_spec not in REGISTRY:
+        raise BeaError(f"unknown optimizer {name_or_spec!r}; known: {', '.join(REGISTRY)}")
+    allowed = option_names(name_or_spec)
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise BeaError(f"{name_or_spec}: unknown option(s) {sorted(unknown)}; options: {allowed or 'none'}")
+    for key, value in options.items():
+        if not isinstance(value, bool):
+            raise BeaError(f"option {key} must be True or False, got {value!r}")
+    return REGISTRY[name_or_spec](**options)
+
+
+def build(optimizer, values: dict, require_all: bool = False):
+    """(spec, {symbol: number}): options applied, hyperparameter values checked.
+
+    Keys that are options of a built-in optimizer (e.g. ``bias_correction``) go
+    to its builder; the rest are hyperparameters, checked against their domains.
+    The spec keeps its symbols: derivations stay symbolic and numbers are
+    substituted at the end (exact, and SymPy's factoring is unreliable on floats).
+    """
+    values = dict(values)
+    options = {}
+    if isinstance(optimizer, str) and optimizer in REGISTRY:
+        options = {k: values.pop(k) for k in option_names(optimizer) if k in values}
+    spec = get(optimizer, **options)
+    return spec, spec.values_map(values, require_all)

@@ -1,0 +1,183 @@
+"""Recognition: read a derived correction as (preconditioned) gradients of named functionals.
+
+With F₀ = −P ∇E for a coordinatewise preconditioner P(g), a correction of the form
+
+    F_i = −P Σ_k c_k(g) ⊙ ∇Ψ_k,      Ψ_k(θ) = Σ_j ψ_k(∂_jE(θ)),   ∇Ψ_k = ∇²E · ψ_k'(∇E),
+
+is found by collecting F_i/(−P) by the contractions ∇²E[u] = DE(u) and integrating
+u = ψ'.  When every c_k is a constant the correction is a preconditioned gradient
+and θ̇ = −P ∇(E + h^i Σ_k c_k Ψ_k) + … names the implicit regularizer.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import symbols as S
+from .abstract import DE, collect
+
+#: Functionals Σ_j ψ(∂_jE) with names users know.
+KNOWN = [
+    (S.g**2, "‖∇E‖₂²", r"\|\nabla E\|_2^2"),
+    (sp.sqrt(S.g**2 + S.eps), "‖∇E‖_{1,ε}", r"\|\nabla E\|_{1,\varepsilon}"),
+    (sp.Abs(S.g), "‖∇E‖₁", r"\|\nabla E\|_1"),
+]
+
+
+@dataclass(frozen=True)
+class Functional:
+    """Ψ(θ) = Σ_j ψ(∂_jE(θ)); ``name`` is its common name or a generic Σ_j ψ(∂_jE)."""
+
+    psi: sp.Expr
+    name: str
+    latex: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece c(g) ⊙ ∇Ψ of a correction (componentwise coefficient c)."""
+
+    coefficient: sp.Expr
+    functional: Functional
+
+    @property
+    def constant(self) -> bool:
+        return not self.coefficient.has(S.g, S.theta)
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """F_order = −P Σ parts (+ ``rest``, what is not of that form)."""
+
+    order: int
+    preconditioner: sp.Expr
+    parts: tuple
+    rest: sp.Expr
+
+    def substitute(self, values: dict) -> "Recognition":
+        """The same recognition with hyperparameter symbols replaced by numbers."""
+        parts = tuple(Part(p.coefficient.xreplace(values),
+                           Functional(p.functional.psi.xreplace(values), p.functional.name, p.functional.latex))
+                      for p in self.parts)
+        return Recognition(self.order, self.preconditioner.xreplace(values), parts, self.rest.xreplace(values))
+
+    @property
+    def is_gradient(self) -> bool:
+        """True when F_order = −P ∇(Σ c_k Ψ_k) with constant c_k: a named implicit regularizer."""
+        return self.rest == 0 and bool(self.parts) and all(p.constant for p in self.parts)
+
+    def regularizer(self) -> sp.Expr | None:
+        """Σ c_k Ψ_k as an expression in placeholder symbols named after Ψ_k (None if not a gradient)."""
+        if not self.is_gradient:
+            return None
+        return sp.Add(*(p.coefficient * sp.Symbol(p.functional.name) for p in self.parts))
+
+
+def functional(u):
+    """(factor, Ψ) with ψ' = u / factor, Ψ = Σ_j ψ(∂_jE), if u depends on g alone (else None)."""
+    if u.free_symbols & {S.theta} or u.has(DE) or not u.has(S.g):
+        return None
+    psi = sp.integrate(u, S.g)
+    if psi.has(sp.Integral) or sp.simplify(sp.diff(psi, S.g) - u) != 0:
+        return None
+    for known, name, latex in KNOWN:
+        ratio = sp.simplify(psi / known)
+        if not ratio.has(S.g):
+            return ratio, Functional(known, name, latex)
+    return sp.S.One, Functional(psi, f"Σ_j ψ(∂_jE) with ψ(g) = {psi}",
+                                rf"\sum_j \psi(\partial_j E),\ \psi(g) = {sp.latex(psi)}")
+
+
+def preconditioner(F0) -> sp.Expr | None:
+    """P with F₀ = −P g, when F₀ is a coordinatewise rescaling of the gradient."""
+    P = sp.simplify(-F0 / S.g)
+    if P.has(DE, S.theta) or P == 0:
+        return None
+    return P
+
+
+def recognize(terms) -> list[Recognition]:
+    """Recognition of each correction F₁, F₂, … of an abstract result (empty if F₀ ≠ −P g)."""
+    P = preconditioner(terms[0])
+    if P is None:
+        return []
+    out = []
+    for i, Fi in enumerate(terms[1:], start=1):
+        scaled = collect(sp.expand(Fi / (-P)), simplify=sp.factor)
+        parts, rest = [], sp.S.Zero
+        for term in sp.Add.make_args(scaled):
+            coeff, mono = term.as_independent(DE, as_Add=False)
+            found = functional(mono.args[0]) if isinstance(mono, DE) and len(mono.args) == 1 else None
+            if found is None:
+                rest += term
+            else:
+                parts.append(Part(sp.factor(coeff * found[0]), found[1]))
+        out.append(Recognition(i, P, tuple(parts), sp.factor(rest * -P) if rest != 0 else sp.S.Zero))
+    return out
+
+
+def sign_conditions(expr, domains: dict, samples: int = 64, seed: int = 0):
+    """Split a constant coefficient into (fixed sign, factors whose sign varies).
+
+    The factors of ``expr`` are probed at random points of the hyperparameter
+    domains (``{symbol: (low, high)}``); a factor of constant sign folds into the
+    overall sign, the others are returned as the conditions the sign depends on.
+    Returns (sign, [factors]) with sign in {+1, −1}, or (0, []) for a zero coefficient.
+    """
+    expr = sp.factor(expr)
+    if expr == 0:
+        return 0, []
+    rng = random.Random(seed)
+    points = [{s: sp.Float(rng.uniform(*domains[s])) for s in expr.free_symbols if s in domains} for _ in range(samples)]
+    sign, varying = 1, []
+    numer, denom = sp.fraction(expr)
+    for base, exp in (sp.factor_list(numer)[1] + sp.factor_list(denom)[1]):
+        values = {bool(base.xreplace(p).evalf() > 0) for p in points} if base.free_symbols else {bool(base > 0)}
+        if len(values) == 2:
+            varying.append(base)
+        elif values == {False} and exp % 2 == 1:
+            sign = -sign
+    lead = sp.factor_list(numer)[0] / sp.factor_list(denom)[0]
+    return (sign if lead > 0 else -sign), varying
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The limit of one correction part when |∂_jE| ≫ √ε ("small ε") or |∂_jE| ≪ √ε ("large ε")."""
+
+    name: str
+    coefficient: sp.Expr
+    functional: str
+    sign: int
+    conditions: tuple
+
+    def verdict(self) -> str:
+        what = self.functional
+        if self.sign == 0:
+            return f"{what}: coefficient 0, neither penalized nor anti-penalized at this order"
+        if not self.conditions:
+            return f"{what} {'penalized' if self.sign > 0 else 'anti-penalized'}"
+        cond = " · ".join(f"({c})" for c in self.conditions)
+        pos, neg = ("penalized", "anti-penalized") if self.sign > 0 else ("anti-penalized", "penalized")
+        return f"{what} {pos} when {cond} > 0, {neg} when {cond} < 0"
+
+
+def regimes(part: Part, domains: dict) -> list[Regime]:
+    """Small- and large-ε limits of a part c(g) ⊙ ∇Ψ whose ψ is smooth but not polynomial (Adam-like)."""
+    if part.functional.psi.is_polynomial(S.g):
+        return []
+    c, psi = part.coefficient, part.functional.psi
+    out = []
+    c_small = sp.factor(sp.limit(c, S.g, sp.oo))
+    slope = sp.limit(psi / S.g, S.g, sp.oo)
+    if slope == 1:
+        sign, cond = sign_conditions(c_small, domains)
+        out.append(Regime("√ε ≪ |∂_jE| (early training, small ε)", c_small, "‖∇E‖₁", sign, tuple(cond)))
+    curvature = sp.simplify(sp.diff(psi, S.g, 2).subs(S.g, 0))  # ψ ≈ ψ(0) + ψ''(0) g²/2
+    if curvature != 0:
+        coeff = sp.factor(c.subs(S.g, 0) * curvature / 2)
+        sign, cond = sign_conditions(coeff, domains | {S.eps: (1e-6, 1.0)})
+        out.append(Regime("√ε ≫ |∂_jE| (late training, large ε)", coeff, "‖∇E‖₂²", sign, tuple(cond)))
+    return out

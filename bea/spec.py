@@ -1,0 +1,133 @@
+"""Optimizer specifications: an optimizer is data, not code in the engine.
+
+An optimizer with memory is written as linear state recursions started at zero,
+
+    s_{n+1} = a · s_n + b · u(g_n, θ_n),      s_0 = 0,
+
+and a coordinatewise step
+
+    θ_{n+1} = θ_n − h · φ(s_{n+1}, g_n, θ_n, n),
+
+where g_n = ∇E(θ_n) and everything acts coordinate by coordinate.  Unrolled,
+s_{n+1} = b Σ_{k=0}^{n} a^k u(θ_{n-k}); bias correction is simply a factor in φ
+that depends on n.  Adding an optimizer means writing one of these.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Real
+
+import sympy as sp
+
+from . import symbols as S
+from .errors import BeaError
+
+#: How each kind of hyperparameter is checked: (test, what the value must be).
+DOMAINS = {
+    "unit": (lambda x: 0 <= x < 1, "in [0, 1)"),
+    "nonnegative": (lambda x: x >= 0, ">= 0"),
+    "positive": (lambda x: x > 0, "> 0"),
+}
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """A hyperparameter: its name (the keyword users pass), symbol and domain."""
+
+    name: str
+    symbol: sp.Symbol
+    domain: str
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class State:
+    """s_{n+1} = decay · s_n + scale · input, s_0 = 0 (input is an expression in g, θ)."""
+
+    symbol: sp.Symbol
+    decay: sp.Expr
+    input: sp.Expr
+    scale: sp.Expr = sp.S.One
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A discrete optimizer θ_{n+1} = θ_n − h φ(states, g, θ, n) with its properties."""
+
+    name: str
+    title: str
+    step: sp.Expr
+    states: tuple[State, ...] = ()
+    hyperparameters: tuple[Hyper, ...] = ()
+    options: dict = field(default_factory=dict, hash=False)
+
+    def __post_init__(self):
+        allowed = {S.g, S.theta, S.n} | {st.symbol for st in self.states}
+        allowed |= {hp.symbol for hp in self.hyperparameters}
+        stray = sp.sympify(self.step).free_symbols - allowed
+        if stray:
+            raise BeaError(
+                f"optimizer {self.name!r}: its step uses {sorted(map(str, stray))}, "
+                "which are neither states, hyperparameters, g, theta nor n"
+            )
+        for st in self.states:
+            stray = (sp.sympify(st.input).free_symbols | sp.sympify(st.decay).free_symbols
+                     | sp.sympify(st.scale).free_symbols) - allowed
+            if stray or st.input.has(S.n):
+                raise BeaError(
+                    f"optimizer {self.name!r}: state {st.symbol} must be built from g, theta "
+                    f"and hyperparameters (n-free); it uses {sorted(map(str, stray | ({S.n} & st.input.free_symbols)))}"
+                )
+
+    @property
+    def hyper_names(self) -> list[str]:
+        return [hp.name for hp in self.hyperparameters]
+
+    def values_map(self, values: dict, require_all: bool = False) -> dict:
+        """{symbol: number} for the given hyperparameters, after checking their domains.
+
+        Hyperparameters not given (or None) are left out, unless ``require_all``
+        (then a missing one is an error).
+        """
+        known = {hp.name: hp for hp in self.hyperparameters}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise BeaError(
+                f"{self.name}: unknown hyperparameter(s) {sorted(unknown)}; "
+                f"{self.name} takes {self.hyper_names or 'none'}"
+            )
+        missing = [name for name in known if values.get(name) is None]
+        if require_all and missing:
+            raise BeaError(f"{self.name}: missing hyperparameter(s) {missing}; give a number for each")
+        return {known[k].symbol: check_value(k, v, known[k].domain) for k, v in values.items() if v is not None}
+
+    def substitute(self, mapping: dict) -> "OptimizerSpec":
+        """The spec with hyperparameter symbols replaced by numbers (``values_map`` output)."""
+        if not mapping:
+            return self
+        sub = lambda e: sp.sympify(e).xreplace(mapping)  # noqa: E731
+        return OptimizerSpec(
+            name=self.name,
+            title=self.title,
+            step=sub(self.step),
+            states=tuple(State(st.symbol, sub(st.decay), sub(st.input), sub(st.scale)) for st in self.states),
+            hyperparameters=tuple(hp for hp in self.hyperparameters if hp.symbol not in mapping),
+            options=self.options,
+        )
+
+
+def check_value(name: str, value, domain: str) -> sp.Expr:
+    """Check a hyperparameter value against its domain and return it as SymPy number."""
+    if isinstance(value, sp.Basic):
+        if not value.is_number:
+            return value  # a user symbol or expression: kept symbolic
+        number = float(value)
+    elif isinstance(value, Real) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise BeaError(f"{name} must be a real number, got {value!r}")
+    test, what = DOMAINS[domain]
+    if not (number == number and test(number)):
+        raise BeaError(f"{name} must be {what}, got {value!r}")
+    # exact decimal rationals (0.9 -> 9/10): SymPy's factoring is unreliable on floats
+    return sp.Rational(str(value)) if isinstance(value, (float, sp.Float)) else sp.sympify(value)

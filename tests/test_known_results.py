@@ -1,0 +1,128 @@
+"""Known modified equations come out of the engine (the formulas are typed here, not there)."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import bea
+from bea import symbols as S
+from bea.abstract import DE, concretize
+from conftest import X2, evaluate, random_loss
+
+beta, rho, eps, g, n = S.beta, S.rho, S.eps, S.g, S.n
+s = sp.sqrt(g**2 + eps)
+
+
+def parts(ode, order=1):
+    rec = ode.recognized[order - 1]
+    return rec, {p.functional.name: p.coefficient for p in rec.parts}
+
+
+def test_gd_modified_loss_is_barrett_dherin():
+    rec, coeffs = parts(bea.modified_ode("gd", order=1))
+    assert rec.is_gradient and rec.preconditioner == 1
+    assert coeffs == {"‖∇E‖₂²": sp.Rational(1, 4)}  # E + (h/4)‖∇E‖²
+
+
+def test_heavy_ball_ema_amplifies_by_one_plus_beta_over_one_minus_beta():
+    rec, coeffs = parts(bea.modified_ode("heavy_ball", order=1, stationary=True))
+    assert rec.is_gradient
+    assert sp.simplify(coeffs["‖∇E‖₂²"] - (1 + beta) / (4 * (1 - beta))) == 0
+
+
+def test_heavy_ball_polyak_is_ghosh_kovachki_stuart():
+    rec, coeffs = parts(bea.modified_ode("heavy_ball_polyak", order=1, stationary=True))
+    assert sp.simplify(rec.preconditioner - 1 / (1 - beta)) == 0
+    assert sp.simplify(coeffs["‖∇E‖₂²"] - (1 + beta) / (4 * (1 - beta) ** 2)) == 0
+
+
+def test_adam_stationary_coefficient():
+    rec, coeffs = parts(bea.modified_ode("adam", order=1, stationary=True))
+    assert not rec.is_gradient
+    assert sp.simplify(rec.preconditioner - 1 / s) == 0
+    expected = beta / (1 - beta) - rho / (1 - rho) + (1 + rho) * eps / (2 * (1 - rho) * s**2)
+    assert sp.simplify(coeffs["‖∇E‖_{1,ε}"] - expected) == 0
+
+
+def b(x, k):
+    """Bias-correction memory coefficient b_k(x) = x/(1−x) − (k+1)x^{k+1}/(1−x^{k+1})."""
+    return x / (1 - x) - (k + 1) * x ** (k + 1) / (1 - x ** (k + 1))
+
+
+@pytest.mark.parametrize("step", [0, 1, 2, 7, 60])
+def test_adam_bias_corrected_finite_n_coefficient(step):
+    rec, coeffs = parts(bea.modified_ode("adam", order=1))
+    c = coeffs["‖∇E‖_{1,ε}"]
+    rng = np.random.default_rng(step)
+    for _ in range(5):
+        vals = {beta: rng.uniform(0.1, 0.95), rho: rng.uniform(0.1, 0.99), eps: rng.uniform(1e-3, 1), g: rng.normal()}
+        sv = np.sqrt(vals[g] ** 2 + vals[eps])
+        expected = b(vals[beta], step) - b(vals[rho], step) * vals[g] ** 2 / sv**2 + vals[eps] / (2 * sv**2)
+        got = float(c.xreplace({n: step}).xreplace({k: sp.Float(v, 30) for k, v in vals.items()}))
+        assert got == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def test_adam_first_step_has_only_the_discreteness_term():
+    rec, coeffs = parts(bea.modified_ode("adam", order=1))
+    c0 = sp.simplify(coeffs["‖∇E‖_{1,ε}"].xreplace({n: 0}))
+    assert sp.simplify(c0 - eps / (2 * s**2)) == 0
+
+
+@pytest.mark.parametrize("bias_correction", [True, False])
+@pytest.mark.parametrize("stationary", [True, False])
+def test_rmsprop_is_adam_with_beta_zero(bias_correction, stationary):
+    ad = bea.modified_ode("adam", order=1, beta=0, stationary=stationary, bias_correction=bias_correction)
+    rm = bea.modified_ode("rmsprop", order=1, stationary=stationary, bias_correction=bias_correction)
+    for Fa, Fr in zip(ad.terms, rm.terms):
+        assert sp.simplify(Fa - Fr) == 0
+
+
+def _euler_terms(loss, xs):
+    """Modified-equation terms of explicit Euler for f = −∇E from the B-series (Hairer–Lubich–Wanner):
+    f₂ = −½ f'f,  f₃ = (1/12) f''(f,f) + (1/3) f'f'f."""
+    f = sp.Matrix([-sp.diff(loss, x) for x in xs])
+    J = f.jacobian(xs)
+    f2 = -J * f / 2
+    fpp = sp.Matrix([sum(sp.diff(f[i], a, b_) * f[ai] * f[bi] for ai, a in enumerate(xs) for bi, b_ in enumerate(xs))
+                     for i in range(len(xs))])
+    f3 = fpp / 12 + J * J * f / 3
+    return f, f2, f3
+
+
+def test_gd_order_two_matches_euler_b_series():
+    rng = np.random.default_rng(3)
+    loss = random_loss(rng, X2)
+    ode = bea.modified_ode("gd", loss, X2, order=2)
+    expected = _euler_terms(loss, X2)
+    for F, want in zip(ode.terms, expected):
+        for point in rng.normal(size=(3, 2)):
+            for a, w in zip(F, want):
+                assert evaluate(a, X2, point) == pytest.approx(evaluate(w, X2, point), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_gd_on_a_quadratic_matches_the_exact_logarithm(order):
+    """x ↦ (1 − ha)x is the time-h flow of ẋ = log(1 − ha)/h · x = −(a + ha²/2 + h²a³/3 + …)x."""
+    x, a = sp.Symbol("x", real=True), sp.Rational(7, 5)
+    ode = bea.modified_ode("gd", a * x**2 / 2, [x], order=order)
+    for k, F in enumerate(ode.terms):
+        assert sp.simplify(F[0] + a ** (k + 1) / (k + 1) * x) == 0
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_polyak_heavy_ball_on_a_quadratic_follows_its_slow_mode(order):
+    """On E = a x²/2, θ_{n+1} = θ_n − h(βm_n + aθ_n): the slow root r(h) of
+    r² − (1 + β − ha) r + β = 0 gives the stationary field log(r)/h · x."""
+    x, hh = sp.Symbol("x", real=True), sp.Symbol("hh", positive=True)
+    a, bet = sp.Rational(3, 2), sp.Rational(2, 5)
+    ode = bea.modified_ode("heavy_ball_polyak", a * x**2 / 2, [x], order=order, beta=bet, stationary=True)
+    r = ((1 + bet - hh * a) + sp.sqrt((1 + bet - hh * a) ** 2 - 4 * bet)) / 2
+    series = sp.series(sp.log(r) / hh, hh, 0, order + 1).removeO()
+    for k, F in enumerate(ode.terms):
+        assert sp.simplify(F[0] - series.coeff(hh, k) * x) == 0
+
+
+def test_gd_order_two_abstract_form():
+    """f₃ for f = −∇E is −(1/12)∇³E[∇E,∇E] − (1/3)∇²E∇²E∇E."""
+    ode = bea.modified_ode("gd", order=2)
+    expected = -DE(g, g) / 12 - DE(DE(g)) / 3
+    assert sp.simplify(ode.terms[2] - expected) == 0
