@@ -111,7 +111,12 @@ def lie(u, F) -> sp.Expr:
     return result.xreplace(dict(zip(dummies, atoms)))
 
 
-def collect(expr, simplify=sp.factor) -> sp.Expr:
+def factor_if_cheap(c):
+    """Factor coefficients free of n; step-dependent ones at higher order are too large to factor."""
+    return c if c.has(S.n) and sp.count_ops(c) > 400 else sp.factor(c)
+
+
+def collect(expr, simplify=factor_if_cheap) -> sp.Expr:
     """Group an expression by its products of DE's, simplifying each coefficient."""
     groups = {}
     for term in sp.Add.make_args(sp.expand(normalize(expr))):

@@ -7,7 +7,6 @@ import sys
 import sympy as sp
 
 from . import display
-from . import symbols as S
 from .errors import BeaError
 from .ode import modified_ode
 from .optimizers import REGISTRY, get, option_names
@@ -62,10 +61,7 @@ def cmd_derive(args):
     ode = modified_ode(args.optimizer, loss, variables, order=args.order, h=args.h,
                        stationary=args.step is None and not args.finite, **params)
     if args.step is not None:
-        if args.step < 0:
-            raise BeaError(f"--step must be >= 0, got {args.step}")
-        ode = type(ode)(ode.spec, ode.values, [F.xreplace({S.n: args.step}) for F in ode.terms], ode.order,
-                        ode.h, False, ode.loss, ode.variables)
+        ode = ode.at_step(args.step)
     out = {"pretty": display.pretty, "latex": display.latex, "json": display.to_json}[args.format](ode)
     print(out)
 

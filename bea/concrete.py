@@ -21,7 +21,7 @@ def check_loss(loss, variables):
         loss = sp.sympify(loss, strict=True)
     except (sp.SympifyError, TypeError):
         raise BeaError(f"the loss must be a SymPy expression, got {loss!r}") from None
-    if not isinstance(loss, sp.Expr):
+    if not isinstance(loss, sp.Expr) or isinstance(loss, (sp.MatrixBase, sp.MatrixExpr)):
         raise BeaError(f"the loss must be a scalar SymPy expression, got {type(loss).__name__}")
     stray = loss.free_symbols - set(variables)
     if stray:

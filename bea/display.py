@@ -38,16 +38,21 @@ def _coefficient(c, ode):
     in_s = sp.simplify(c.subs(S.g**2, s_sym**2 - _eps(ode)))
     if in_s.has(S.g):
         return readable(sp.factor(c), ode)
-    try:
-        return sp.apart(sp.together(in_s), s_sym)
+    try:  # A + B/s² + …, each coefficient factored
+        return sp.collect(sp.apart(sp.together(in_s), s_sym), s_sym, sp.factor)
     except (sp.PolynomialError, NotImplementedError):
         return in_s
 
 
 def _header(ode):
     options = ", ".join(f"{k}={v}" for k, v in ode.spec.options.items())
-    values = ", ".join(f"{text(k)}={v}" for k, v in ode.values.items())
-    regime = "stationary (n → ∞)" if ode.stationary else "finite n (field on each interval [nh, (n+1)h])"
+    values = ", ".join(f"{text(k)}={v}" for k, v in ode.values.items() if k != S.n)
+    if ode.stationary:
+        regime = "stationary (n → ∞)"
+    elif S.n in ode.values:
+        regime = f"the interval of step n = {ode.values[S.n]}"
+    else:
+        regime = "finite n (field on each interval [nh, (n+1)h])"
     lines = [f"{ode.spec.title}" + (f"; {options}" if options else ""),
              f"regime: {regime}; order {ode.order} in h" + (f"; {values}" if values else "")]
     if ode.abstract:

@@ -1,6 +1,7 @@
 """The modified ODE θ̇ = F₀ + hF₁ + … + h^pF_p of an optimizer, and how to evaluate it."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import numbers
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import sympy as sp
 from . import engine
 from . import symbols as S
 from .abstract import AbstractCalculus, concretize
-from .concrete import ConcreteCalculus
+from .concrete import ConcreteCalculus, check_loss
 from .errors import BeaError
 from .optimizers import build
 from .recognize import recognize
@@ -81,8 +82,6 @@ class ModifiedODE:
         """Evaluate an abstract result for a concrete loss (any dimension)."""
         if not self.abstract:
             raise BeaError("this modified ODE is already concrete")
-        from .concrete import check_loss
-
         loss, variables = check_loss(loss, variables)
         terms = [sp.Matrix([concretize(F, loss, variables, j) for j in range(len(variables))]) for F in self.terms]
         return ModifiedODE(self.spec, self.values, terms, self.order, self.h, self.stationary, loss, variables)
@@ -108,7 +107,16 @@ class ModifiedODE:
 
     def rhs(self, t, theta) -> np.ndarray:
         """Field at time t, with n = floor(t/h): ready for ``scipy.integrate.solve_ivp``."""
+        self._numpy  # checks that every parameter, h included, is a number
         return self.numpy_field(theta, step_index(t, self.h))
+
+    def at_step(self, step: int) -> "ModifiedODE":
+        """The field of one interval [nh, (n+1)h], n = ``step``, as its own result."""
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise BeaError(f"step must be a non-negative integer, got {step!r}")
+        values = {**self.values, S.n: sp.Integer(step)}
+        terms = [F.xreplace({S.n: step}) for F in self.terms]
+        return dataclasses.replace(self, values=values, terms=terms)
 
     def rhs_at_step(self, n: int):
         """``f(t, θ)`` on the interval [nh, (n+1)h] (for piecewise integration)."""
@@ -139,6 +147,12 @@ def step_index(t: float, h) -> int:
 def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool):
     fields = engine.derive(spec, AbstractCalculus(), order, stationary)
     return [F[0] for F in fields]
+
+
+@functools.lru_cache(maxsize=64)
+def derive_concrete(spec: OptimizerSpec, loss, variables: tuple, order: int, stationary: bool):
+    fields = engine.derive(spec, ConcreteCalculus(loss, variables), order, stationary)
+    return [sp.Matrix(F) for F in fields]
 
 
 def _check_order(order):
@@ -187,7 +201,6 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
         return ModifiedODE(spec, values, terms, order, h_value, stationary)
     if variables is None:
         raise BeaError("a concrete loss needs its variables, e.g. modified_ode('gd', E, [x, y])")
-    calc = ConcreteCalculus(loss, variables)
-    fields = engine.derive(spec, calc, order, stationary)
-    terms = [sp.Matrix(F).xreplace(values) for F in fields]
-    return ModifiedODE(spec, values, terms, order, h_value, stationary, calc.loss, calc.variables)
+    loss, variables = check_loss(loss, variables)
+    terms = [F.xreplace(values) for F in derive_concrete(spec, loss, variables, order, stationary)]
+    return ModifiedODE(spec, values, terms, order, h_value, stationary, loss, variables)

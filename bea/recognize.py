@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from . import symbols as S
-from .abstract import DE, collect
+from .abstract import DE, factor_if_cheap, collect
 
 #: Functionals Σ_j ψ(∂_jE) with names users know.
 KNOWN = [
@@ -105,7 +105,7 @@ def recognize(terms) -> list[Recognition]:
         return []
     out = []
     for i, Fi in enumerate(terms[1:], start=1):
-        scaled = collect(sp.expand(Fi / (-P)), simplify=sp.factor)
+        scaled = collect(sp.expand(Fi / (-P)))
         parts, rest = [], sp.S.Zero
         for term in sp.Add.make_args(scaled):
             coeff, mono = term.as_independent(DE, as_Add=False)
@@ -113,7 +113,7 @@ def recognize(terms) -> list[Recognition]:
             if found is None:
                 rest += term
             else:
-                parts.append(Part(sp.factor(coeff * found[0]), found[1]))
+                parts.append(Part(factor_if_cheap(coeff * found[0]), found[1]))
         out.append(Recognition(i, P, tuple(parts), sp.factor(rest * -P) if rest != 0 else sp.S.Zero))
     return out
 
@@ -166,8 +166,8 @@ class Regime:
 
 def regimes(part: Part, domains: dict) -> list[Regime]:
     """Small- and large-ε limits of a part c(g) ⊙ ∇Ψ whose ψ is smooth but not polynomial (Adam-like)."""
-    if part.functional.psi.is_polynomial(S.g):
-        return []
+    if part.functional.psi.is_polynomial(S.g) or part.coefficient.has(S.n):
+        return []  # no ε-regimes, or a step-dependent coefficient (see the n → ∞ result)
     c, psi = part.coefficient, part.functional.psi
     out = []
     c_small = sp.factor(sp.limit(c, S.g, sp.oo))

@@ -1,0 +1,83 @@
+"""Derivation timings: the targets of the engine issue and how time grows with order and dimension.
+
+    python benchmarks/derivation_times.py [--max-seconds 120] [--out results.json]
+
+Each timing derives from scratch (bea's caches cleared) and is the best of ``--repeat`` runs.
+Targets on a 2-core machine: Adam order 1 abstract < 2 s, Adam order 2 in 1-D < 30 s,
+GD order 3 < 5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import sympy as sp
+
+import bea
+from bea import moments, ode
+
+TARGETS = [
+    ("adam order 1, abstract", dict(optimizer="adam", order=1), 2.0),
+    ("adam order 2, 1-D", dict(optimizer="adam", order=2, dim=1), 30.0),
+    ("gd order 3, abstract", dict(optimizer="gd", order=3), 5.0),
+    ("gd order 3, 2-D", dict(optimizer="gd", order=3, dim=2), 5.0),
+]
+
+
+def loss(dim):
+    xs = sp.symbols(f"x1:{dim + 1}", real=True)
+    quad = sum((i + 1) * x**2 for i, x in enumerate(xs)) / 2
+    coupling = sum(xs[i] * xs[i + 1] for i in range(dim - 1)) / 3
+    return quad + coupling + sum(x**4 for x in xs) / 10 + sp.cos(sum(xs)) / 4, xs
+
+
+def derive_time(optimizer, order, dim=None, stationary=False, repeat=1):
+    best = float("inf")
+    for _ in range(repeat):
+        ode.derive_abstract.cache_clear()
+        moments.moment.cache_clear()
+        sp.core.cache.clear_cache()
+        start = time.perf_counter()
+        if dim is None:
+            bea.modified_ode(optimizer, order=order, stationary=stationary)
+        else:
+            E, xs = loss(dim)
+            bea.modified_ode(optimizer, E, xs, order=order, stationary=stationary)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--max-seconds", type=float, default=60.0, help="stop growing a family past this time")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--out", help="write the numbers as JSON here")
+    args = p.parse_args()
+    results = {"machine": platform.platform(), "python": platform.python_version(), "sympy": sp.__version__,
+               "targets": [], "growth": []}
+    print(f"{'case':<28}{'seconds':>10}{'target':>10}")
+    for name, case, target in TARGETS:
+        t = derive_time(**case, repeat=args.repeat)
+        results["targets"].append({"case": name, "seconds": t, "target": target})
+        print(f"{name:<28}{t:>10.2f}{target:>10.1f}  {'ok' if t < target else 'SLOW'}", flush=True)
+    print(f"\n{'optimizer':<12}{'regime':<12}{'dim':>5}{'order':>7}{'seconds':>10}")
+    for optimizer in ["gd", "heavy_ball", "adam"]:
+        for dim in [None, 1, 2, 3]:
+            for stationary in [True, False]:
+                for order in range(0, 5):
+                    t = derive_time(optimizer, order, dim, stationary, args.repeat)
+                    regime = "n→∞" if stationary else "finite n"
+                    results["growth"].append({"optimizer": optimizer, "dim": dim or "abstract", "order": order,
+                                              "regime": regime, "seconds": t})
+                    print(f"{optimizer:<12}{regime:<12}{dim or 'abs':>5}{order:>7}{t:>10.2f}", flush=True)
+                    if t > args.max_seconds:
+                        break
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(results, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

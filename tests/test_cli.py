@@ -1,0 +1,76 @@
+"""The command line, as a user runs it."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bea.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for name in ["gd", "heavy_ball", "heavy_ball_polyak", "rmsprop", "adam"]:
+        assert name in out
+
+
+def test_derive_adam_prints_the_one_norm_and_its_regimes(capsys):
+    code, out, _ = run(capsys, "derive", "adam", "--order", "1")
+    assert code == 0
+    assert "s = √(g² + ε)" in out
+    assert "∇‖∇E‖_{1,ε}" in out
+    assert "anti-penalized when (β - ρ) < 0" in out
+    assert "‖∇E‖₂² penalized" in out
+
+
+def test_derive_gd_names_the_regularizer(capsys):
+    code, out, _ = run(capsys, "derive", "gd")
+    assert "modified loss: Ẽ = E + h·((1/4)·‖∇E‖₂²)" in out
+
+
+def test_derive_numbers_decide_the_regime(capsys):
+    code, out, _ = run(capsys, "derive", "adam", "--param", "beta=0.9", "--param", "rho=0.999", "--param", "eps=1e-8")
+    assert code == 0
+    assert "‖∇E‖₁ anti-penalized" in out
+
+
+def test_derive_json_and_latex(capsys):
+    code, out, _ = run(capsys, "derive", "heavy_ball", "--format", "json")
+    data = json.loads(out)
+    assert data["optimizer"] == "heavy_ball" and data["order"] == 1 and data["regime"] == "stationary"
+    assert data["recognized"][0]["is_gradient"] is True
+    code, out, _ = run(capsys, "derive", "adam", "--format", "latex")
+    assert out.startswith("\\begin{align*}") and "\\nabla^{2}E" in out
+
+
+def test_derive_concrete_loss_and_step(capsys):
+    code, out, _ = run(capsys, "derive", "adam", "--loss", "(x*y-1)**2/2", "--vars", "x,y", "--step", "0",
+                       "--param", "eps=0.1")
+    assert code == 0 and "loss: E = (x*y - 1)**2/2" in out
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["derive", "adam", "--param", "beta=2"], "beta must be in [0, 1)"),
+    (["derive", "adam", "--param", "beta"], "--param takes key=value"),
+    (["derive", "nope"], "unknown optimizer 'nope'"),
+    (["derive", "gd", "--order", "-1"], "order must be >= 0"),
+    (["derive", "gd", "--loss", "x+*", "--vars", "x"], "cannot parse --loss"),
+    (["derive", "gd", "--loss", "x**2"], "--loss needs --vars"),
+    (["derive", "adam", "--param", "eps=-1"], "eps must be >= 0"),
+])
+def test_errors_are_one_line(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_console_script_runs():
+    proc = subprocess.run([sys.executable, "-m", "bea.cli", "derive", "gd", "--format", "json"],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout)["optimizer"] == "gd"

@@ -1,0 +1,77 @@
+"""bea.iterate against hand-written loops of the optimizers as the papers define them."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import bea
+
+x, y = sp.symbols("x y")
+E = (x * y - 1) ** 2 / 2 + x**4 / 10
+
+
+def grad(t):
+    a, b = t
+    return np.array([(a * b - 1) * b + 0.4 * a**3, (a * b - 1) * a])
+
+
+def adam_reference(theta, steps, h, beta, rho, eps, bias_correction=True):
+    """Cattaneo–Klusowski–Shigida Definition 1.1 (ε inside the root, exponent n+1), written literally."""
+    theta = np.array(theta, float)
+    m = np.zeros(2)
+    nu = np.zeros(2)
+    out = [theta.copy()]
+    for n in range(steps):
+        g = grad(theta)
+        nu = rho * nu + (1 - rho) * g**2
+        m = beta * m + (1 - beta) * g
+        if bias_correction:
+            theta = theta - h * (m / (1 - beta ** (n + 1))) / np.sqrt(nu / (1 - rho ** (n + 1)) + eps)
+        else:
+            theta = theta - h * m / np.sqrt(nu + eps)
+        out.append(theta.copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("bias_correction", [True, False])
+def test_adam_matches_the_paper_definition(bias_correction):
+    got = bea.iterate("adam", E, [x, y], [0.3, 1.2], 50, 0.05, beta=0.9, rho=0.99, eps=1e-3,
+                      bias_correction=bias_correction)
+    want = adam_reference([0.3, 1.2], 50, 0.05, 0.9, 0.99, 1e-3, bias_correction)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+def test_heavy_ball_forms():
+    h, beta = 0.05, 0.7
+    t_ema, t_pol = np.array([0.3, 1.2]), np.array([0.3, 1.2])
+    m_ema, m_pol = np.zeros(2), np.zeros(2)
+    ema, pol = [t_ema.copy()], [t_pol.copy()]
+    for _ in range(30):
+        m_ema = beta * m_ema + (1 - beta) * grad(t_ema)
+        t_ema = t_ema - h * m_ema
+        m_pol = beta * m_pol + grad(t_pol)
+        t_pol = t_pol - h * m_pol
+        ema.append(t_ema.copy())
+        pol.append(t_pol.copy())
+    np.testing.assert_allclose(bea.iterate("heavy_ball", E, [x, y], [0.3, 1.2], 30, h, beta=beta), ema, rtol=1e-13)
+    np.testing.assert_allclose(bea.iterate("heavy_ball_polyak", E, [x, y], [0.3, 1.2], 30, h, beta=beta), pol,
+                               rtol=1e-13)
+
+
+def test_rmsprop_and_gd():
+    h, rho, eps = 0.05, 0.9, 1e-2
+    t, v = np.array([0.3, 1.2]), np.zeros(2)
+    rms, gd = [t.copy()], [np.array([0.3, 1.2])]
+    for _ in range(20):
+        g = grad(t)
+        v = rho * v + (1 - rho) * g**2
+        t = t - h * g / np.sqrt(v + eps)
+        rms.append(t.copy())
+        gd.append(gd[-1] - h * grad(gd[-1]))
+    np.testing.assert_allclose(bea.iterate("rmsprop", E, [x, y], [0.3, 1.2], 20, h, rho=rho, eps=eps), rms, rtol=1e-13)
+    np.testing.assert_allclose(bea.iterate("gd", E, [x, y], [0.3, 1.2], 20, h), gd, rtol=1e-13)
+
+
+def test_shape_and_start():
+    traj = bea.iterate("adam", E, [x, y], [0.3, 1.2], 100, 0.01, beta=0.9, rho=0.99, eps=1e-3)
+    assert traj.shape == (101, 2)
+    np.testing.assert_array_equal(traj[0], [0.3, 1.2])

@@ -1,0 +1,113 @@
+"""One parametrised check over every optimizer: the derived field has its declared order.
+
+For random smooth losses, the order-p modified ODE tracks the discrete iterates with
+global error O(h^q), q = ``ode.global_order`` (p + 1, or 2 where the leading field
+depends on n), and the first step with local error O(h^{p+2}).  Step sizes are well
+inside the validity range h ≪ 1 − ρ; the global slope is fitted on the three smallest.
+"""
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import bea
+from bea.integrate import fitted_slope, global_error, integrate
+from conftest import X2
+
+HS = [0.01, 0.005, 0.0025, 0.00125]
+T = 0.25
+OPTIMIZERS = {
+    "gd": {},
+    "heavy_ball": dict(beta=0.5),
+    "heavy_ball+bc": dict(beta=0.5, bias_correction=True),
+    "heavy_ball_polyak": dict(beta=0.4),
+    "rmsprop": dict(rho=0.6, eps=0.1),
+    "rmsprop+bc": dict(rho=0.6, eps=0.1, bias_correction=True),
+    "adam": dict(beta=0.5, rho=0.6, eps=0.1),
+    "adam-bc": dict(beta=0.5, rho=0.6, eps=0.1, bias_correction=False),
+}
+ORDER_TWO = {"gd", "heavy_ball", "heavy_ball+bc", "heavy_ball_polyak", "adam", "rmsprop+bc"}
+
+
+def losses():
+    """Random smooth 2-D losses: a random quadratic, a quartic, and a random cosine bump."""
+    coef = st.integers(-10, 10).map(lambda k: sp.Rational(k, 10))
+    x, y = X2
+
+    @st.composite
+    def build(draw):
+        a, b, c = draw(coef), draw(coef), draw(coef)
+        w1, w2, amp = draw(coef), draw(coef), draw(coef)
+        quad = (1 + abs(a)) * x**2 / 2 + b * x * y + (1 + abs(c)) * y**2 / 2
+        return quad + (x**4 + y**4) / 10 + amp * sp.cos(w1 * x + w2 * y + 1) / 2
+    return build()
+
+
+def errors(name, params, loss, order, theta0):
+    base = name.split("+")[0].split("-")[0]
+    out, ode = [], None
+    for h in HS:
+        ode = bea.modified_ode(base, loss, X2, order=order, h=h, **params)
+        steps = int(round(T / h))
+        iterates = bea.iterate(base, loss, X2, theta0, steps, h, **params)
+        out.append(global_error(iterates, integrate(ode, theta0, steps)))
+    return out, ode
+
+
+CASES = [(name, p) for name in OPTIMIZERS for p in (0, 1, 2) if p < 2 or name in ORDER_TWO]
+
+
+def check_slope(name, order, loss, theta0):
+    errs, ode = errors(name, OPTIMIZERS[name], loss, order, theta0)
+    if max(errs) < 1e-11:  # the correction vanishes identically on this loss (nothing to measure)
+        return
+    assert ode.global_order is not None
+    # slope over the three smallest steps: the asymptotic regime
+    assert fitted_slope(HS[1:], errs[1:]) == pytest.approx(ode.global_order, abs=0.2), errs
+
+
+NO_SHRINK = [Phase.explicit, Phase.generate]  # each example is a full slope fit: report it, do not shrink
+
+
+@pytest.mark.parametrize("name,order", CASES)
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True,
+          phases=NO_SHRINK)
+@given(loss=losses(), theta0=st.tuples(st.floats(-1, 1), st.floats(-1, 1)))
+def test_global_error_slope(name, order, loss, theta0):
+    check_slope(name, order, loss, theta0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,order", CASES)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True,
+          phases=NO_SHRINK)
+@given(loss=losses(), theta0=st.tuples(st.floats(-1, 1), st.floats(-1, 1)))
+def test_global_error_slope_many_losses(name, order, loss, theta0):
+    check_slope(name, order, loss, theta0)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_first_step_local_error(name, order):
+    """|θ₁ − θ̃(h)| = O(h^{p+2}): the field on the first interval is right to order p."""
+    x, y = X2
+    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
+    base = name.split("+")[0].split("-")[0]
+    theta0 = [0.3, 1.2]
+    hs = [0.04, 0.02, 0.01, 0.005]
+    errs = []
+    for h in hs:
+        ode = bea.modified_ode(base, loss, X2, order=order, h=h, **OPTIMIZERS[name])
+        errs.append(global_error(bea.iterate(base, loss, X2, theta0, 1, h, **OPTIMIZERS[name]),
+                                 integrate(ode, theta0, 1)))
+    assert fitted_slope(hs, errs) == pytest.approx(order + 2, abs=0.2), errs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gd", "heavy_ball+bc"])
+def test_order_three_slope(name):
+    x, y = X2
+    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
+    errs, ode = errors(name, OPTIMIZERS[name], loss, 3, (0.3, 1.2))
+    assert fitted_slope(HS, errs) == pytest.approx(4, abs=0.25), errs
