@@ -132,7 +132,7 @@ class ModifiedODE:
         fn = sp.lambdify([list(self.variables), S.n], list(self.field), modules="torch", cse=True)
 
         def field(theta, n: int = 0):
-            out = fn(list(theta), n)
+            out = fn(list(theta), torch.as_tensor(n, dtype=theta.dtype, device=theta.device))
             return torch.stack([o if torch.is_tensor(o) else torch.as_tensor(o, dtype=theta.dtype) for o in out])
 
         return field
