@@ -72,8 +72,8 @@ def _order_note(ode):
                 "has passed (use finite n to match iterates from step 0)")
     note = f"global error O(h^{q}) over a fixed horizon T = nh"
     if q < ode.order + 1:
-        note += (f" (not O(h^{ode.order + 1}): the leading field depends on n, and writing the past with the"
-                 " current interval's field costs O(h²) over the transient)")
+        note += (f" (not O(h^{ode.order + 1}): F{SUBSCRIPTS[q - 2]} depends on n, and writing the past with the"
+                 f" current interval's field costs O(h^{q}) over the transient)")
     return note
 
 

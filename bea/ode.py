@@ -59,18 +59,18 @@ class ModifiedODE:
     def global_order(self) -> int | None:
         """The order q of the global error O(h^q) against iterates started at zero state.
 
-        Finite n: p + 1, except when the leading field F₀ depends on n (no bias
-        correction) and p ≥ 2: the past is written with the current interval's
-        field, whose error decays geometrically in n but sums to O(h²) over the
-        transient.  Stationary results (n → ∞) describe the iterates after the
-        transient; against zero-initialized iterates they are O(h) if F₀ depends
-        on n: None is returned for them unless nothing depends on n at all.
+        Finite n: the past of step n is written with the current interval's field.
+        If F_j is the first term that depends on n, that costs an error in F_{j+1}
+        that decays geometrically in n and sums to O(h^{j+2}) over the transient,
+        so q = min(p + 1, j + 2) (q = p + 1 when no term depends on n).
+        Stationary results (n → ∞) describe the iterates after the transient: None,
+        unless the optimizer has no memory and no step dependence (then q = p + 1).
         """
         if self.stationary:
             memoryless = not self.spec.states and not sp.sympify(self.spec.step).has(S.n)
             return self.order + 1 if memoryless else None
-        leading_varies = sp.sympify(self.terms[0]).has(S.n)
-        return 2 if leading_varies and self.order >= 2 else self.order + 1
+        varying = [j for j, F in enumerate(self.terms) if sp.sympify(F).has(S.n)]
+        return self.order + 1 if not varying else min(self.order + 1, varying[0] + 2)
 
     @functools.cached_property
     def recognized(self):

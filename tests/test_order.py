@@ -1,9 +1,10 @@
 """One parametrised check over every optimizer: the derived field has its declared order.
 
 For random smooth losses, the order-p modified ODE tracks the discrete iterates with
-global error O(h^q), q = ``ode.global_order`` (p + 1, or 2 where the leading field
+global error O(h^q), q = ``ode.global_order`` (p + 1, or less where a low-order term
 depends on n), and the first step with local error O(h^{p+2}).  Step sizes are well
-inside the validity range h ≪ 1 − ρ; the global slope is fitted on the three smallest.
+inside the validity range h ≪ 1 − ρ; the global slope is fitted on the three smallest
+(halving h at most twice more when the fit is not yet asymptotic).
 """
 import numpy as np
 import pytest
@@ -44,27 +45,37 @@ def losses():
     return build()
 
 
-def errors(name, params, loss, order, theta0):
+def error_at(name, params, loss, order, theta0, h):
     base = name.split("+")[0].split("-")[0]
-    out, ode = [], None
-    for h in HS:
-        ode = bea.modified_ode(base, loss, X2, order=order, h=h, **params)
-        steps = int(round(T / h))
-        iterates = bea.iterate(base, loss, X2, theta0, steps, h, **params)
-        out.append(global_error(iterates, integrate(ode, theta0, steps)))
-    return out, ode
+    ode = bea.modified_ode(base, loss, X2, order=order, h=h, **params)
+    steps = int(round(T / h))
+    iterates = bea.iterate(base, loss, X2, theta0, steps, h, **params)
+    return global_error(iterates, integrate(ode, theta0, steps)), ode
+
+
+def slope_check(name, order, loss, theta0, tol=0.2, max_halvings=2):
+    """Fit the slope over the three smallest steps; halve h (at most twice) until that fit is
+    in the asymptotic regime (within ``tol`` of the declared order) or the halvings run out."""
+    hs = list(HS)
+    errs, odes = zip(*(error_at(name, OPTIMIZERS[name], loss, order, theta0, h) for h in hs))
+    errs, ode = list(errs), odes[-1]
+    for _ in range(max_halvings):
+        if max(errs) < 1e-11 or abs(fitted_slope(hs[-3:], errs[-3:]) - ode.global_order) <= tol:
+            break
+        hs.append(hs[-1] / 2)
+        errs.append(error_at(name, OPTIMIZERS[name], loss, order, theta0, hs[-1])[0])
+    return hs, errs, ode
 
 
 CASES = [(name, p) for name in OPTIMIZERS for p in (0, 1, 2) if p < 2 or name in ORDER_TWO]
 
 
 def check_slope(name, order, loss, theta0):
-    errs, ode = errors(name, OPTIMIZERS[name], loss, order, theta0)
+    hs, errs, ode = slope_check(name, order, loss, theta0)
     if max(errs) < 1e-11:  # the correction vanishes identically on this loss (nothing to measure)
         return
     assert ode.global_order is not None
-    # slope over the three smallest steps: the asymptotic regime
-    assert fitted_slope(HS[1:], errs[1:]) == pytest.approx(ode.global_order, abs=0.2), errs
+    assert fitted_slope(hs[-3:], errs[-3:]) == pytest.approx(ode.global_order, abs=0.2), (hs, errs)
 
 
 NO_SHRINK = [Phase.explicit, Phase.generate]  # each example is a full slope fit: report it, do not shrink
@@ -105,9 +116,11 @@ def test_first_step_local_error(name, order):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["gd", "heavy_ball+bc"])
-def test_order_three_slope(name):
+@pytest.mark.parametrize("name,expected", [("gd", 4), ("heavy_ball+bc", 3)])
+def test_order_three_slope(name, expected):
+    """GD at order 3 is O(h⁴); with bias correction F₁ depends on n, which caps the global order at 3."""
     x, y = X2
     loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
-    errs, ode = errors(name, OPTIMIZERS[name], loss, 3, (0.3, 1.2))
-    assert fitted_slope(HS, errs) == pytest.approx(4, abs=0.25), errs
+    hs, errs, ode = slope_check(name, 3, loss, (0.3, 1.2), tol=0.25)
+    assert ode.global_order == expected
+    assert fitted_slope(hs[-3:], errs[-3:]) == pytest.approx(expected, abs=0.25), (hs, errs)
