@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import sympy as sp
 
@@ -66,6 +67,32 @@ def cmd_derive(args):
     print(out)
 
 
+def cmd_verify(args):
+    from . import losses, verify
+
+    params = _parse_params(args.param)
+    if args.loss_expr:
+        loss, variables = _parse_loss(args.loss_expr, args.vars)
+        theta0 = [float(t) for t in (args.theta0 or "").split(",") if t.strip()]
+        name = args.loss_expr
+    else:
+        loss, variables, theta0 = losses.get(args.loss, **({"d": args.dim} if args.dim else {}))
+        theta0 = [float(t) for t in args.theta0.split(",")] if args.theta0 else theta0
+        name = args.loss + (f" (d = {args.dim})" if args.dim else "")
+    if len(theta0) != len(variables):
+        raise BeaError(f"--theta0 needs {len(variables)} comma-separated numbers")
+    if args.levels < 2:
+        raise BeaError("--levels must be >= 2")
+    hs = [args.h_max / 2**k for k in range(args.levels)]
+    out = Path(args.out) if args.out else None
+    result = verify.study(args.optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
+                          loss_name=name, cache=out / "cache.json" if out else None, **params)
+    print(result.table())
+    if out:
+        for path in verify.save(result, out):
+            print(f"wrote {path}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bea", description="Backward error analysis of optimization algorithms.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -83,6 +110,21 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--vars", help="its variables, comma-separated, e.g. x,y")
     d.add_argument("--format", choices=["pretty", "latex", "json"], default="pretty")
     d.set_defaults(func=cmd_derive)
+    v = sub.add_parser("verify", help="error slopes of the order-0…p modified ODEs against the iterates")
+    v.add_argument("optimizer")
+    v.add_argument("--order", type=int, default=1, help="highest order checked (default 1)")
+    v.add_argument("--param", action="append", metavar="KEY=VALUE", help="hyperparameters and options (numbers)")
+    v.add_argument("--loss", default="nonconvex", help="a library loss: quadratic, rosenbrock, nonconvex, logistic, "
+                                                       "two_layer (default nonconvex)")
+    v.add_argument("--dim", type=int, help="dimension of the library loss")
+    v.add_argument("--loss-expr", help="a loss of your own (with --vars and --theta0)")
+    v.add_argument("--vars", help="variables of --loss-expr, comma-separated")
+    v.add_argument("--theta0", help="starting point, comma-separated")
+    v.add_argument("--h-max", type=float, default=0.01, help="largest step size (default 0.01)")
+    v.add_argument("--levels", type=int, default=4, help="number of step sizes, halving each time (default 4)")
+    v.add_argument("--T", type=float, default=0.25, help="time horizon (default 0.25)")
+    v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache")
+    v.set_defaults(func=cmd_verify)
     return p
 
 

@@ -17,6 +17,13 @@ from .optimizers import build
 from .spec import check_value
 
 
+def _prepared(optimizer, loss, variables, hyper_and_options):
+    """(spec with every hyperparameter a number, loss, variables), all checked."""
+    loss, variables = check_loss(loss, variables)
+    spec, values = build(optimizer, hyper_and_options, require_all=True)
+    return spec.substitute(values), loss, variables
+
+
 def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_options) -> np.ndarray:
     """θ₀, θ₁, …, θ_steps of the optimizer on ``loss``: an array of shape (steps+1, d).
 
@@ -29,12 +36,10 @@ def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_optio
     >>> bea.iterate("gd", x**2 / 2, [x], [1.0], steps=2, h=0.5)[:, 0]
     array([1.  , 0.5 , 0.25])
     """
-    loss, variables = check_loss(loss, variables)
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise BeaError(f"steps must be a non-negative integer, got {steps!r}")
     h = float(check_value("h", h, "positive"))
-    spec, values = build(optimizer, hyper_and_options, require_all=True)
-    spec = spec.substitute(values)
+    spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
     theta = np.array(theta0, dtype=float).reshape(-1)
     if theta.shape != (len(variables),):
         raise BeaError(f"theta0 must have {len(variables)} entries (one per variable), got {np.shape(theta0)}")

@@ -1,0 +1,200 @@
+"""Convergence studies: does the order-p modified ODE track the iterates to O(h^{q})?
+
+For a geometric sequence of step sizes, each order's ODE is integrated on the
+step grid and compared with the discrete iterates (max over n ≤ T/h of
+‖θ_n − θ̃(nh)‖).  Three guards keep the fitted slopes honest:
+
+* integration error: every flow is integrated twice (tolerances 1e-12 and
+  1e-10); their difference bounds the integrator's share of the error, and a
+  point whose error is not 100× above it is marked *saturated* and left out of
+  the fit (float64 cannot resolve it: smaller h or fewer orders are needed);
+* validity: memory optimizers need h ≪ 1 − a for every state decay a; steps
+  with h > (1 − a)/5 are reported as outside the validity range;
+* the expected slope is the result's ``global_order`` (see :mod:`bea.ode`).
+
+Results are cached per (order, h) in a JSON file written atomically, so an
+interrupted study resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BeaError
+from .integrate import fitted_slope, global_error, integrate
+from .iterate import iterate
+from .ode import modified_ode
+from .optimizers import build
+
+SATURATION_FACTOR = 100.0
+VALIDITY = 0.2  # h / (1 − a) above this is outside the validity range
+
+
+@dataclass
+class Study:
+    """The numbers of one convergence study (plain data: JSON-able)."""
+
+    optimizer: str
+    params: dict
+    loss: str
+    theta0: list
+    T: float
+    hs: list
+    orders: list
+    errors: dict = field(default_factory=dict)             # order -> [error per h]
+    integration_errors: dict = field(default_factory=dict)  # order -> [estimate per h]
+    expected: dict = field(default_factory=dict)           # order -> global order
+    warnings: list = field(default_factory=list)
+
+    def saturated(self, order) -> list[bool]:
+        errs, integ = self.errors[str(order)], self.integration_errors[str(order)]
+        return [e < SATURATION_FACTOR * i or e < 1e-13 for e, i in zip(errs, integ)]
+
+    def slope(self, order) -> float | None:
+        """Slope over the unsaturated points (None if fewer than two)."""
+        keep = [(h, e) for h, e, s in zip(self.hs, self.errors[str(order)], self.saturated(order)) if not s]
+        if len(keep) < 2:
+            return None
+        return fitted_slope(*zip(*keep))
+
+    def table(self) -> str:
+        lines = [f"{self.optimizer} {self.params} on {self.loss}, T = {self.T}: "
+                 "max_n ‖θ_n − θ̃(nh)‖ for the order-p modified ODE"]
+        lines.append("h".rjust(10) + "".join(f"order {p}".rjust(13) for p in self.orders))
+        for i, h in enumerate(self.hs):
+            row = f"{h:10.3g}"
+            for p in self.orders:
+                mark = "*" if self.saturated(p)[i] else " "
+                row += f"{self.errors[str(p)][i]:12.3e}{mark}"
+            lines.append(row)
+        slopes = "".join(f"{(self.slope(p) or float('nan')):13.2f}" for p in self.orders)
+        expected = "".join(f"{self.expected[str(p)] or float('nan'):13.0f}" for p in self.orders)
+        lines += ["slope".rjust(10) + slopes, "expected".rjust(10) + expected]
+        worst = max(max(v) for v in self.integration_errors.values())
+        lines.append(f"integration error ≤ {worst:.1e} (DOP853, rtol 1e-12 vs 1e-10); "
+                     f"* = saturated (within {SATURATION_FACTOR:.0f}× of it), left out of the slope")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def write_atomic(path, text: str):
+    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def validity_warnings(optimizer, hs, params) -> list[str]:
+    """Steps outside h ≪ 1 − a for the optimizer's state decays a."""
+    spec, values = build(optimizer, params)
+    out = []
+    for st in spec.states:
+        decay = st.decay.xreplace(values)
+        if not decay.is_number or decay >= 1:
+            continue
+        ratio = max(hs) / (1 - float(decay))
+        if ratio > VALIDITY:
+            out.append(f"h = {max(hs):g} is outside the validity range h ≪ 1 − {st.decay} = {1 - float(decay):g} "
+                       f"(h/(1 − {st.decay}) = {ratio:.2f} > {VALIDITY}): slopes are not meaningful there")
+    return out
+
+
+def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.005, 0.0025), T: float = 0.5,
+          loss_name: str = "user loss", cache: str | os.PathLike | None = None, progress: bool = True,
+          **params) -> Study:
+    """Run (or resume) a convergence study; see the module docstring."""
+    hs = sorted((float(h) for h in hs), reverse=True)
+    if len(hs) < 2:
+        raise BeaError("a slope needs at least two step sizes")
+    if T <= 0 or any(T / h < 1 for h in hs):
+        raise BeaError(f"the horizon T = {T} must cover at least one step of every h")
+    result = Study(optimizer if isinstance(optimizer, str) else optimizer.name, dict(params), loss_name,
+                   [float(t) for t in theta0], T, hs, list(orders))
+    result.warnings = validity_warnings(optimizer, hs, params)
+    done = json.loads(Path(cache).read_text()) if cache and Path(cache).exists() else {}
+    jobs = [(h, p) for h in hs for p in orders]
+    bar = _progress(len(jobs), progress, f"{result.optimizer} on {loss_name}")
+    iterates = {}
+    for h, p in jobs:
+        key = f"{p}:{h!r}"
+        if key not in done:
+            steps = int(round(T / h))
+            if h not in iterates:
+                iterates[h] = iterate(optimizer, loss, variables, theta0, steps, h, **params)
+            ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
+            tight = integrate(ode, theta0, steps)
+            loose = integrate(ode, theta0, steps, rtol=1e-10, atol=1e-12)
+            done[key] = {"error": global_error(iterates[h], tight), "integration": global_error(tight, loose),
+                         "expected": ode.global_order}
+            if cache:
+                write_atomic(cache, json.dumps(done, indent=1))
+        bar.update(1)
+    bar.close()
+    for p in orders:
+        result.errors[str(p)] = [done[f"{p}:{h!r}"]["error"] for h in hs]
+        result.integration_errors[str(p)] = [done[f"{p}:{h!r}"]["integration"] for h in hs]
+        result.expected[str(p)] = done[f"{p}:{hs[0]!r}"]["expected"]
+        if sum(result.saturated(p)) > len(hs) - 2:
+            result.warnings.append(f"order {p}: float64 saturates at these step sizes (errors near the integration "
+                                   "error); use larger h or fewer orders")
+    return result
+
+
+def _progress(total, enabled, desc):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
+
+
+def save(result: Study, out_dir) -> list[Path]:
+    """study.json, study.csv and study.png (log-log errors with reference slopes) under ``out_dir``."""
+    out = Path(out_dir)
+    write_atomic(out / "study.json", json.dumps(asdict(result) | {
+        "slopes": {str(p): result.slope(p) for p in result.orders},
+        "saturated": {str(p): result.saturated(p) for p in result.orders}}, indent=2))
+    rows = ["h," + ",".join(f"order_{p}" for p in result.orders)]
+    rows += [f"{h!r}," + ",".join(repr(result.errors[str(p)][i]) for p in result.orders) for i, h in enumerate(result.hs)]
+    write_atomic(out / "study.csv", "\n".join(rows) + "\n")
+    plot(result, out / "study.png")
+    return [out / "study.json", out / "study.csv", out / "study.png"]
+
+
+def plot(result: Study, path):
+    """Errors against h on log-log axes, one line per order, with dashed h^q reference lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    hs = np.array(result.hs)
+    for p in result.orders:
+        errs = np.array(result.errors[str(p)])
+        line, = ax.loglog(hs, errs, "o-", label=f"order {p} (slope {result.slope(p) or float('nan'):.2f})")
+        q = result.expected[str(p)]
+        if q:
+            ax.loglog(hs, errs[0] * (hs / hs[0]) ** q, "--", color=line.get_color(), alpha=0.5, lw=1)
+        sat = np.array(result.saturated(p))
+        if sat.any():
+            ax.loglog(hs[sat], errs[sat], "x", color="k")
+    ax.set_xlabel("step size h")
+    ax.set_ylabel(r"$\max_n \|\theta_n - \tilde\theta(nh)\|$")
+    ax.set_title(f"{result.optimizer} on {result.loss}", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = Path(path).with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
