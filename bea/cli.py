@@ -69,7 +69,9 @@ def cmd_derive(args):
 
 def cmd_verify(args):
     from . import losses, verify
+    from .ode import check_order
 
+    check_order(args.order)
     params = _parse_params(args.param)
     if args.loss_expr:
         loss, variables = _parse_loss(args.loss_expr, args.vars)

@@ -77,7 +77,7 @@ def _order_note(ode):
     return note
 
 
-def recognition_lines(ode, latex=False):
+def recognition_lines(ode):
     """Sentences naming the preconditioned gradients and regularizers found in the corrections."""
     found = ode.recognized
     if not found:
@@ -94,7 +94,7 @@ def recognition_lines(ode, latex=False):
             reg = " + ".join(f"({text(sp.factor(p.coefficient))})·{p.functional.name}" for p in rec.parts)
             lead = "−∇" if P == 1 else "−P ⊙ ∇"
             out.append(f"F{sub} = {lead}({reg}): a gradient; implicit regularizer {power}·({reg})")
-            if rec.order == 1 and len(found) >= 1:
+            if rec.order == 1:
                 out.append(f"  modified loss: Ẽ = E + {power}·({reg})")
         else:
             for p in rec.parts:

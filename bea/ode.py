@@ -155,7 +155,8 @@ def derive_concrete(spec: OptimizerSpec, loss, variables: tuple, order: int, sta
     return [sp.Matrix(F) for F in fields]
 
 
-def _check_order(order):
+def check_order(order) -> int:
+    """A non-negative integer order, or a BeaError."""
     if isinstance(order, bool) or not isinstance(order, numbers.Integral):
         raise BeaError(f"order must be a non-negative integer, got {order!r}")
     if order < 0:
@@ -191,7 +192,7 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
     >>> ode.terms[1].T
     Matrix([[-x/2, -9*y/2]])
     """
-    order = _check_order(order)
+    order = check_order(order)
     spec, values = build(optimizer, hyper_and_options)
     h_value = S.h if h is None else check_value("h", h, "positive")
     if loss is None:

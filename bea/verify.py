@@ -29,8 +29,9 @@ import numpy as np
 from .errors import BeaError
 from .integrate import fitted_slope, global_error, integrate
 from .iterate import iterate
-from .ode import modified_ode
+from .ode import check_order, modified_ode
 from .optimizers import build
+from .spec import check_value
 
 SATURATION_FACTOR = 100.0
 VALIDITY = 0.2  # h / (1 − a) above this is outside the validity range
@@ -116,9 +117,12 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
           loss_name: str = "user loss", cache: str | os.PathLike | None = None, progress: bool = True,
           **params) -> Study:
     """Run (or resume) a convergence study; see the module docstring."""
-    hs = sorted((float(h) for h in hs), reverse=True)
+    hs = sorted((float(check_value("h", h, "positive")) for h in hs), reverse=True)
     if len(hs) < 2:
         raise BeaError("a slope needs at least two step sizes")
+    orders = [check_order(p) for p in orders]
+    if not orders:
+        raise BeaError("give at least one order to check")
     if T <= 0 or any(T / h < 1 for h in hs):
         raise BeaError(f"the horizon T = {T} must cover at least one step of every h")
     result = Study(optimizer if isinstance(optimizer, str) else optimizer.name, dict(params), loss_name,

@@ -76,6 +76,14 @@ def test_bad_study_input():
         verify.study("gd", E, xs, t0, hs=(0.01,), progress=False)
     with pytest.raises(bea.BeaError, match="unknown loss"):
         losses.get("nope")
+    with pytest.raises(bea.BeaError, match="h must be > 0"):
+        verify.study("gd", E, xs, t0, hs=(0.01, -0.01), progress=False)
+    with pytest.raises(bea.BeaError, match="order must be >= 0"):
+        verify.study("gd", E, xs, t0, orders=(-1,), progress=False)
+    with pytest.raises(bea.BeaError, match="at least one order"):
+        verify.study("gd", E, xs, t0, orders=(), progress=False)
+    with pytest.raises(bea.BeaError, match="rosenbrock needs dimension >= 2"):
+        losses.get("rosenbrock", d=1)
 
 
 def test_cli_verify(tmp_path, capsys):
