@@ -78,6 +78,24 @@ class ModifiedODE:
         found = recognize(derive_abstract(self.spec, self.order, self.stationary))
         return [r.substitute(self.values) for r in found]
 
+    def pretty(self) -> str:
+        """Readable text: the terms, the recognized regularizers and regimes (as ``bea derive`` prints)."""
+        from .display import pretty
+
+        return pretty(self)
+
+    def latex(self) -> str:
+        """The terms as a LaTeX ``align*`` block."""
+        from .display import latex
+
+        return latex(self)
+
+    def to_json(self) -> str:
+        """Machine-readable terms and recognition (as ``bea derive --format json`` prints)."""
+        from .display import to_json
+
+        return to_json(self)
+
     def concretize(self, loss, variables) -> "ModifiedODE":
         """Evaluate an abstract result for a concrete loss (any dimension)."""
         if not self.abstract:

@@ -74,3 +74,14 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "bea.cli", "derive", "gd", "--format", "json"],
                           capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout)["optimizer"] == "gd"
+
+
+def test_python_api_prints_the_same_as_the_cli(capsys):
+    import bea
+
+    ode = bea.modified_ode("gd", order=1, stationary=True)
+    code, out, _ = run(capsys, "derive", "gd")
+    assert out.strip() == ode.pretty().strip()
+    assert "E + h·((1/4)·‖∇E‖₂²)" in ode.pretty()
+    assert json.loads(ode.to_json())["recognized"][0]["is_gradient"] is True
+    assert ode.latex().startswith("\\begin{align*}")
