@@ -88,7 +88,8 @@ def cmd_verify(args):
     hs = [args.h_max / 2**k for k in range(args.levels)]
     out = Path(args.out) if args.out else None
     result = verify.study(args.optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
-                          loss_name=name, cache=out / "cache.json" if out else None, **params)
+                          loss_name=name, cache=out / "cache.json" if out else None, precision=args.precision,
+                          **params)
     print(result.table())
     if out:
         for path in verify.save(result, out):
@@ -125,6 +126,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--h-max", type=float, default=0.01, help="largest step size (default 0.01)")
     v.add_argument("--levels", type=int, default=4, help="number of step sizes, halving each time (default 4)")
     v.add_argument("--T", type=float, default=0.25, help="time horizon (default 0.25)")
+    v.add_argument("--precision", choices=["auto", "double", "mp"], default="auto",
+                   help="auto: float64, saturated points again in 40 digits (default); mp: all in 40 digits")
     v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache")
     v.set_defaults(func=cmd_verify)
     return p

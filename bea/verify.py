@@ -8,7 +8,9 @@ step grid and compared with the discrete iterates (max over n ≤ T/h of
   at most h/8; their difference estimates the integrator's share of the error
   (never below 1e-15·scale, the float64 floor), and a point whose error is not
   100× above it is marked *saturated* and left out of the fit (float64 cannot
-  resolve it: larger h or fewer orders are needed);
+  resolve it).  With ``precision="auto"`` (the default) such points are
+  recomputed in 40-digit arithmetic (:mod:`bea.highprec`), ``"mp"`` does every
+  point that way, ``"double"`` never does and warns instead;
 * validity: memory optimizers need h ≪ 1 − a for every state decay a; steps
   with h > (1 − a)/5 are reported as outside the validity range;
 * the expected slope is the result's ``global_order`` (see :mod:`bea.ode`).
@@ -34,6 +36,7 @@ from .optimizers import build
 from .spec import check_value
 
 SATURATION_FACTOR = 100.0
+MP_DIGITS = 40
 VALIDITY = 0.2  # h / (1 − a) above this is outside the validity range
 
 
@@ -51,11 +54,12 @@ class Study:
     errors: dict = field(default_factory=dict)             # order -> [error per h]
     integration_errors: dict = field(default_factory=dict)  # order -> [estimate per h]
     expected: dict = field(default_factory=dict)           # order -> global order
+    precision: dict = field(default_factory=dict)          # order -> ["double" or "mp40" per h]
     warnings: list = field(default_factory=list)
 
     def saturated(self, order) -> list[bool]:
         errs, integ = self.errors[str(order)], self.integration_errors[str(order)]
-        return [e < SATURATION_FACTOR * i or e < 1e-13 for e, i in zip(errs, integ)]
+        return [_saturated({"error": e, "integration": i}) for e, i in zip(errs, integ)]
 
     def slope(self, order) -> float | None:
         """Slope over the unsaturated points (None if fewer than two)."""
@@ -80,8 +84,17 @@ class Study:
         worst = max(max(v) for v in self.integration_errors.values())
         lines.append(f"integration error ≤ {worst:.1e} (DOP853 at rtol 1e-12 against steps ≤ h/8); "
                      f"* = saturated (within {SATURATION_FACTOR:.0f}× of it), left out of the slope")
+        high = sorted({(p, h) for p in self.orders for h, pr in zip(self.hs, self.precision.get(str(p), []))
+                       if pr != "double"})
+        if high:
+            lines.append(f"computed in {MP_DIGITS}-digit arithmetic (bea.highprec): "
+                         + ", ".join(f"order {p} at h = {h:g}" for p, h in high))
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def _saturated(point) -> bool:
+    return point["error"] < SATURATION_FACTOR * point["integration"]
 
 
 def write_atomic(path, text: str):
@@ -113,10 +126,35 @@ def validity_warnings(optimizer, hs, params) -> list[str]:
     return out
 
 
+def _point_double(optimizer, loss, variables, theta0, h, p, T, params, iterates):
+    steps = int(round(T / h))
+    if h not in iterates:
+        iterates[h] = iterate(optimizer, loss, variables, theta0, steps, h, **params)
+    ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
+    flow = integrate(ode, theta0, steps)
+    refined = integrate(ode, theta0, steps, max_step=h / 8)
+    floor = 1e-15 * max(1.0, float(np.abs(flow).max()))
+    return {"error": global_error(iterates[h], flow), "integration": max(global_error(flow, refined), floor),
+            "expected": ode.global_order, "precision": "double"}
+
+
+def _point_mp(optimizer, loss, variables, theta0, h, p, T, params, dps=MP_DIGITS):
+    from .highprec import global_error_mp, integrate_mp, iterate_mp
+
+    steps = int(round(T / h))
+    ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
+    flow, integration = integrate_mp(ode, theta0, steps, dps)
+    error = global_error_mp(iterate_mp(optimizer, loss, variables, theta0, steps, h, dps, **params), flow)
+    return {"error": error, "integration": max(integration, 10.0 ** (5 - dps)), "expected": ode.global_order,
+            "precision": f"mp{dps}"}
+
+
 def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.005, 0.0025), T: float = 0.5,
           loss_name: str = "user loss", cache: str | os.PathLike | None = None, progress: bool = True,
-          **params) -> Study:
+          precision: str = "auto", **params) -> Study:
     """Run (or resume) a convergence study; see the module docstring."""
+    if precision not in ("auto", "double", "mp"):
+        raise BeaError(f"precision must be 'auto', 'double' or 'mp', got {precision!r}")
     hs = sorted((float(check_value("h", h, "positive")) for h in hs), reverse=True)
     if len(hs) < 2:
         raise BeaError("a slope needs at least two step sizes")
@@ -134,16 +172,14 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
     iterates = {}
     for h, p in jobs:
         key = f"{p}:{h!r}"
-        if key not in done:
-            steps = int(round(T / h))
-            if h not in iterates:
-                iterates[h] = iterate(optimizer, loss, variables, theta0, steps, h, **params)
-            ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
-            flow = integrate(ode, theta0, steps)
-            refined = integrate(ode, theta0, steps, max_step=h / 8)
-            floor = 1e-15 * max(1.0, float(np.abs(flow).max()))
-            done[key] = {"error": global_error(iterates[h], flow),
-                         "integration": max(global_error(flow, refined), floor), "expected": ode.global_order}
+        point = done.get(key)
+        if point is None or (precision == "mp" and point["precision"] == "double"):
+            args = (optimizer, loss, variables, theta0, h, p, T, params)
+            point = _point_mp(*args) if precision == "mp" else _point_double(*args, iterates)
+        if precision == "auto" and point["precision"] == "double" and _saturated(point):
+            point = _point_mp(optimizer, loss, variables, theta0, h, p, T, params)
+        if done.get(key) != point:
+            done[key] = point
             if cache:
                 write_atomic(cache, json.dumps(done, indent=1))
         bar.update(1)
@@ -152,9 +188,11 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
         result.errors[str(p)] = [done[f"{p}:{h!r}"]["error"] for h in hs]
         result.integration_errors[str(p)] = [done[f"{p}:{h!r}"]["integration"] for h in hs]
         result.expected[str(p)] = done[f"{p}:{hs[0]!r}"]["expected"]
+        result.precision[str(p)] = [done[f"{p}:{h!r}"]["precision"] for h in hs]
         if sum(result.saturated(p)) > len(hs) - 2:
-            result.warnings.append(f"order {p}: float64 saturates at these step sizes (errors near the integration "
-                                   "error); use larger h or fewer orders")
+            result.warnings.append(f"order {p}: the errors are at the integration-error floor at these step sizes "
+                                   f"({'float64' if precision == 'double' else f'{MP_DIGITS} digits'}); "
+                                   "use larger h, fewer orders" + (" or precision='auto'" if precision == "double" else ""))
     return result
 
 

@@ -24,9 +24,18 @@ def test_saturation_is_detected_and_left_out_of_the_fit():
     x = sp.Symbol("x", real=True)
     # GD on a quadratic at order 4: the error drops to round-off level
     result = verify.study("gd", x**2 / 2, [x], [1.0], orders=(4,), hs=(0.02, 0.01, 0.005, 0.0025), T=0.25,
-                          progress=False)
+                          progress=False, precision="double")
     assert any(result.saturated(4))
-    assert any("saturates" in w for w in result.warnings)
+    assert any("integration-error floor" in w and "float64" in w for w in result.warnings)
+
+
+def test_auto_precision_recomputes_saturated_points_in_mpmath():
+    """The same study resolves O(h⁵) once the saturated points run in 40 digits."""
+    x = sp.Symbol("x", real=True)
+    result = verify.study("gd", x**2 / 2 + x**4 / 12, [x], [1.0], orders=(4,), hs=(0.02, 0.01, 0.005), T=0.1,
+                          progress=False)
+    assert "mp40" in result.precision["4"] and not any(result.saturated(4))
+    assert result.slope(4) == pytest.approx(5, abs=0.2), result.errors
 
 
 def test_validity_range_is_reported():
@@ -92,3 +101,19 @@ def test_cli_verify(tmp_path, capsys):
     assert code == 0 and "slope" in out and (tmp_path / "study.png").exists()
     code = main(["verify", "gd", "--loss", "quadratic", "--theta0", "1"])
     assert code == 2 and "--theta0 needs 2" in capsys.readouterr().err
+
+
+def test_high_precision_path_agrees_with_float64_where_both_resolve():
+    from bea.highprec import global_error_mp, integrate_mp, iterate_mp
+
+    E, xs, t0 = losses.nonconvex()
+    params = dict(beta=0.5, rho=0.6, eps=0.1)
+    ode = bea.modified_ode("adam", E, xs, order=1, h=0.01, **params)
+    it_mp = iterate_mp("adam", E, xs, t0, 10, 0.01, **params)
+    it = bea.iterate("adam", E, xs, t0, 10, 0.01, **params)
+    np.testing.assert_allclose(np.array(it_mp, dtype=float), it, rtol=1e-13)
+    flow_mp, est = integrate_mp(ode, t0, 10)
+    np.testing.assert_allclose(np.array(flow_mp, dtype=float), bea.integrate(ode, t0, 10), rtol=1e-11)
+    assert est < 1e-30
+    assert global_error_mp(it_mp, flow_mp) == pytest.approx(bea.global_error(it, bea.integrate(ode, t0, 10)),
+                                                            rel=1e-6)
