@@ -63,8 +63,9 @@ class ModifiedODE:
         If F_j is the first term that depends on n, that costs an error in F_{j+1}
         that decays geometrically in n and sums to O(h^{j+2}) over the transient,
         so q = min(p + 1, j + 2) (q = p + 1 when no term depends on n).
-        Stationary results (n → ∞) describe the iterates after the transient: None,
-        unless the optimizer has no memory and no step dependence (then q = p + 1).
+        Stationary results (n → ∞) describe the iterates after the transient (to
+        O(h^{p+1}) from there on): against a zero start q is None, unless the
+        optimizer has no memory and no step dependence (then q = p + 1).
         """
         if self.stationary:
             memoryless = not self.spec.states and not sp.sympify(self.spec.step).has(S.n)

@@ -124,3 +124,24 @@ def test_order_three_slope(name, expected):
     hs, errs, ode = slope_check(name, 3, loss, (0.3, 1.2), tol=0.25)
     assert ode.global_order == expected
     assert fitted_slope(hs[-3:], errs[-3:]) == pytest.approx(expected, abs=0.25), (hs, errs)
+
+
+STATIONARY = ["heavy_ball", "heavy_ball_polyak", "rmsprop", "adam", "adam-bc"]
+
+
+@pytest.mark.parametrize("name", STATIONARY)
+@pytest.mark.parametrize("order", [1, 2])
+def test_stationary_field_tracks_the_iterates_after_the_transient(name, order):
+    """Once the memory transient has died out (a burn-in of t₀ = 1, i.e. ≥ 100 steps, a^100 < 1e-22),
+    the iterates follow the n → ∞ field to O(h^{p+1}): the stationary result is right at every order,
+    also where the leading field depends on n (no bias correction)."""
+    x, y = X2
+    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
+    base, params = name.split("+")[0].split("-")[0], OPTIMIZERS[name]
+    errs = []
+    for h in HS:
+        burn_in, steps = int(round(1.0 / h)), int(round(T / h))
+        iterates = bea.iterate(base, loss, X2, (0.3, 1.2), burn_in + steps, h, **params)[burn_in:]
+        ode = bea.modified_ode(base, loss, X2, order=order, h=h, stationary=True, **params)
+        errs.append(global_error(iterates, integrate(ode, iterates[0], steps)))
+    assert fitted_slope(HS[1:], errs[1:]) == pytest.approx(order + 1, abs=0.2), errs
