@@ -86,14 +86,12 @@ def cmd_verify(args):
     if args.levels < 2:
         raise BeaError("--levels must be >= 2")
     hs = [args.h_max / 2**k for k in range(args.levels)]
-    out = Path(args.out) if args.out else None
+    out = Path(args.out or f"runs/verify/{args.optimizer}_{args.loss if not args.loss_expr else 'user'}")
     result = verify.study(args.optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
-                          loss_name=name, cache=out / "cache.json" if out else None, precision=args.precision,
-                          **params)
+                          loss_name=name, cache=out / "cache.json", precision=args.precision, **params)
     print(result.table())
-    if out:
-        for path in verify.save(result, out):
-            print(f"wrote {path}")
+    for path in verify.save(result, out):
+        print(f"wrote {path}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -128,7 +126,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--T", type=float, default=0.25, help="time horizon (default 0.25)")
     v.add_argument("--precision", choices=["auto", "double", "mp"], default="auto",
                    help="auto: float64, saturated points again in 40 digits (default); mp: all in 40 digits")
-    v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache")
+    v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache "
+                                 "(default runs/verify/OPTIMIZER_LOSS)")
     v.set_defaults(func=cmd_verify)
     return p
 

@@ -2,6 +2,7 @@
 
     python verify/run_all.py [--out verify/results] [--doc docs/verification.md]
 
+It also regenerates the figures of docs/regimes.md (verify/adam_regimes.py).
 Each case is a convergence study (bea.verify.study) on the library's smooth
 non-convex 2-D loss; results land in OUT/<case>/ (JSON, CSV, PNG, resumable
 cache) and a summary table in the Markdown page.
@@ -63,6 +64,12 @@ def main():
     figures += [f"![{label}](../verify/results/{label}/study.png)" for label in CASES]
     Path(args.doc).write_text("\n".join(header + rows + figures) + "\n")
     print(f"wrote {args.doc}")
+    import sys
+
+    from adam_regimes import main as regimes  # the script beside this one
+
+    sys.argv = [sys.argv[0]]
+    regimes()
 
 
 if __name__ == "__main__":
