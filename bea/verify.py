@@ -16,7 +16,8 @@ step grid and compared with the discrete iterates (max over n ≤ T/h of
 * the expected slope is the result's ``global_order`` (see :mod:`bea.ode`).
 
 Results are cached per (order, h) in a JSON file written atomically, so an
-interrupted study resumes where it stopped.
+interrupted study resumes where it stopped; a cache made with other settings
+(optimizer, hyperparameters, loss, start, horizon) is not reused.
 """
 from __future__ import annotations
 
@@ -166,7 +167,10 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
     result = Study(optimizer if isinstance(optimizer, str) else optimizer.name, dict(params), loss_name,
                    [float(t) for t in theta0], T, hs, list(orders))
     result.warnings = validity_warnings(optimizer, hs, params)
-    done = json.loads(Path(cache).read_text()) if cache and Path(cache).exists() else {}
+    settings = {"optimizer": result.optimizer, "params": {k: str(v) for k, v in params.items()},
+                "loss": str(loss), "variables": [str(x) for x in variables], "theta0": result.theta0, "T": T}
+    stored = json.loads(Path(cache).read_text()) if cache and Path(cache).exists() else {}
+    done = stored.get("points", {}) if stored.get("settings") == settings else {}  # other settings: start afresh
     jobs = [(h, p) for h in hs for p in orders]
     bar = _progress(len(jobs), progress, f"{result.optimizer} on {loss_name}")
     iterates = {}
@@ -181,7 +185,7 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
         if done.get(key) != point:
             done[key] = point
             if cache:
-                write_atomic(cache, json.dumps(done, indent=1))
+                write_atomic(cache, json.dumps({"settings": settings, "points": done}, indent=1))
         bar.update(1)
     bar.close()
     for p in orders:

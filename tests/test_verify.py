@@ -50,13 +50,16 @@ def test_resume_uses_the_cache_and_writes_atomically(tmp_path):
     cache = tmp_path / "cache.json"
     first = verify.study("gd", E, xs, t0, orders=(0, 1), hs=(0.02, 0.01), T=0.2, cache=cache, progress=False)
     stored = json.loads(cache.read_text())
-    assert set(stored) == {"0:0.02", "1:0.02", "0:0.01", "1:0.01"}
+    assert set(stored["points"]) == {"0:0.02", "1:0.02", "0:0.01", "1:0.01"}
     # a tampered cache entry is what a resumed study reports: proof that it was reused, not recomputed
-    stored["1:0.01"]["error"] = 123.0
+    stored["points"]["1:0.01"]["error"] = 123.0
     cache.write_text(json.dumps(stored))
     again = verify.study("gd", E, xs, t0, orders=(0, 1), hs=(0.02, 0.01), T=0.2, cache=cache, progress=False)
     assert again.errors["1"][1] == 123.0 and again.errors["0"] == first.errors["0"]
     assert not list(tmp_path.glob(".cache.json.*"))  # no temporary files left behind
+    # other settings (a different horizon) never reuse the cache
+    other = verify.study("gd", E, xs, t0, orders=(0, 1), hs=(0.02, 0.01), T=0.3, cache=cache, progress=False)
+    assert other.errors["1"][1] != 123.0
 
 
 def test_save_writes_json_csv_png(tmp_path):
