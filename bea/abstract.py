@@ -112,7 +112,11 @@ def lie(u, F) -> sp.Expr:
 
 
 def factor_if_cheap(c):
-    """Factor coefficients free of n; step-dependent ones at higher order are too large to factor."""
+    """Factor coefficients free of n; step-dependent ones at higher order are too large to factor.
+
+    sign(g) is written g/|g| first, so that |g|·sign(g) = g and sign(g)² = 1 cancel.
+    """
+    c = c.replace(sp.sign(S.g), S.g / sp.Abs(S.g))
     return c if c.has(S.n) and sp.count_ops(c) > 400 else sp.factor(c)
 
 

@@ -42,6 +42,12 @@ def _scale(c, a):
     return tuple(c * x for x in a)
 
 
+def _away_from_kinks(expr):
+    """Drop DiracDelta terms: derivatives of |g| and sign(g) are taken where g ≠ 0 (the expansion
+    of a step with |·| in it, e.g. Adam with ε outside the root, holds only there)."""
+    return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero) if expr.has(sp.DiracDelta) else expr
+
+
 class LieTower:
     """Coefficients [D_F^r u]_q of the Lie series of seeds u along F = Σ h^b F_b, memoized."""
 
@@ -59,7 +65,7 @@ class LieTower:
                 for b in range(q + 1):
                     inner = self.coeff(seed, r - 1, q - b)
                     if any(x != 0 for x in inner):
-                        value = _add(value, self.calc.lie(inner, self.fields[b]))
+                        value = _add(value, tuple(map(_away_from_kinks, self.calc.lie(inner, self.fields[b]))))
             self.cache[key] = value
         return self.cache[key]
 

@@ -17,7 +17,8 @@ from .spec import Hyper, OptimizerSpec, State
 
 BETA = Hyper("beta", S.beta, "unit", "first-moment (momentum) decay β₁")
 RHO = Hyper("rho", S.rho, "unit", "second-moment decay β₂")
-EPS = Hyper("eps", S.eps, "nonnegative", "ε inside the square root")
+EPS = Hyper("eps", S.eps, "nonnegative", "ε of the denominator")
+LAM = Hyper("lam", sp.Symbol("lambda", nonnegative=True), "nonnegative", "decoupled weight decay λ")
 
 
 def _correction(decay, on: bool):
@@ -77,12 +78,52 @@ def adam(bias_correction: bool = True) -> OptimizerSpec:
     )
 
 
+def nesterov() -> OptimizerSpec:
+    """Nesterov momentum, PyTorch form: m ← βm + ∇E, θ ← θ − h(∇E + βm)."""
+    return OptimizerSpec(
+        "nesterov", "Nesterov momentum (PyTorch form)",
+        step=S.g + S.beta * S.m,
+        states=(State(S.m, S.beta, S.g),),
+        hyperparameters=(BETA,),
+    )
+
+
+def adam_eps_outside(bias_correction: bool = True) -> OptimizerSpec:
+    """Adam with ε outside the square root (PyTorch's convention): θ ← θ − h m̂ / (√v̂ + ε).
+
+    Needs every gradient component away from 0 (|·| is not smooth there).
+    """
+    return OptimizerSpec(
+        "adam_eps_outside", "Adam (ε outside the square root)",
+        step=(S.m / _correction(S.beta, bias_correction))
+        / (sp.sqrt(S.v / _correction(S.rho, bias_correction)) + S.eps),
+        states=(State(S.m, S.beta, S.g, 1 - S.beta), State(S.v, S.rho, S.g**2, 1 - S.rho)),
+        hyperparameters=(BETA, RHO, EPS),
+        options={"bias_correction": bias_correction},
+    )
+
+
+def adamw(bias_correction: bool = True) -> OptimizerSpec:
+    """AdamW, ε inside the square root: θ ← θ − h (m̂ / √(v̂ + ε) + λθ)."""
+    base = adam(bias_correction)
+    return OptimizerSpec(
+        "adamw", "AdamW (decoupled weight decay, ε inside the square root)",
+        step=base.step + LAM.symbol * S.theta,
+        states=base.states,
+        hyperparameters=(BETA, RHO, EPS, LAM),
+        options={"bias_correction": bias_correction},
+    )
+
+
 REGISTRY = {
     "gd": gd,
     "heavy_ball": heavy_ball,
     "heavy_ball_polyak": heavy_ball_polyak,
     "rmsprop": rmsprop,
     "adam": adam,
+    "adam_eps_outside": adam_eps_outside,
+    "adamw": adamw,
+    "nesterov": nesterov,
 }
 
 

@@ -16,4 +16,4 @@ rho = sp.Symbol("rho", nonnegative=True)
 eps = sp.Symbol("epsilon", nonnegative=True)
 
 m = sp.Symbol("m", real=True)
-v = sp.Symbol("v", nonnegative=True)
+v = sp.Symbol("v", real=True)  # no sign assumption: sqrt(v/c) must not split before v is substituted

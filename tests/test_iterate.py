@@ -75,3 +75,39 @@ def test_shape_and_start():
     traj = bea.iterate("adam", E, [x, y], [0.3, 1.2], 100, 0.01, beta=0.9, rho=0.99, eps=1e-3)
     assert traj.shape == (101, 2)
     np.testing.assert_array_equal(traj[0], [0.3, 1.2])
+
+
+def test_nesterov_and_adamw_match_their_definitions():
+    h, beta, rho, eps, lam = 0.05, 0.7, 0.9, 1e-2, 0.1
+    t_n, m_n = np.array([0.3, 1.2]), np.zeros(2)
+    t_w, m_w, v_w = np.array([0.3, 1.2]), np.zeros(2), np.zeros(2)
+    nest, adw = [t_n.copy()], [t_w.copy()]
+    for n in range(25):
+        g = grad(t_n)
+        m_n = beta * m_n + g
+        t_n = t_n - h * (g + beta * m_n)  # torch.optim.SGD(nesterov=True), dampening 0
+        g = grad(t_w)
+        m_w = beta * m_w + (1 - beta) * g
+        v_w = rho * v_w + (1 - rho) * g**2
+        t_w = t_w - h * ((m_w / (1 - beta ** (n + 1))) / np.sqrt(v_w / (1 - rho ** (n + 1)) + eps) + lam * t_w)
+        nest.append(t_n.copy())
+        adw.append(t_w.copy())
+    np.testing.assert_allclose(bea.iterate("nesterov", E, [x, y], [0.3, 1.2], 25, h, beta=beta), nest, rtol=1e-13)
+    np.testing.assert_allclose(bea.iterate("adamw", E, [x, y], [0.3, 1.2], 25, h, beta=beta, rho=rho, eps=eps, lam=lam),
+                               adw, rtol=1e-13)
+
+
+def test_adam_eps_outside_matches_torch_optim_adam():
+    torch = pytest.importorskip("torch")
+    h, beta, rho, eps = 0.05, 0.8, 0.95, 1e-3
+    p = torch.tensor([0.3, 1.2], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=h, betas=(beta, rho), eps=eps)
+    want = [p.detach().numpy().copy()]
+    for _ in range(30):
+        opt.zero_grad()
+        loss = (p[0] * p[1] - 1) ** 2 / 2 + p[0] ** 4 / 10
+        loss.backward()
+        opt.step()
+        want.append(p.detach().numpy().copy())
+    got = bea.iterate("adam_eps_outside", E, [x, y], [0.3, 1.2], 30, h, beta=beta, rho=rho, eps=eps)
+    np.testing.assert_allclose(got, np.array(want), rtol=1e-12, atol=1e-14)

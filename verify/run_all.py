@@ -20,10 +20,12 @@ CASES = {
     "heavy_ball": ("heavy_ball", dict(beta=0.5), 2),
     "heavy_ball_bc": ("heavy_ball", dict(beta=0.5, bias_correction=True), 2),
     "heavy_ball_polyak": ("heavy_ball_polyak", dict(beta=0.4), 2),
+    "nesterov": ("nesterov", dict(beta=0.4), 2),
     "rmsprop": ("rmsprop", dict(rho=0.6, eps=0.1), 2),
     "rmsprop_bc": ("rmsprop", dict(rho=0.6, eps=0.1, bias_correction=True), 2),
     "adam": ("adam", dict(beta=0.5, rho=0.6, eps=0.1), 2),
     "adam_no_bc": ("adam", dict(beta=0.5, rho=0.6, eps=0.1, bias_correction=False), 2),
+    "adamw": ("adamw", dict(beta=0.5, rho=0.6, eps=0.1, lam=0.3), 2),
 }
 HS = (0.01, 0.005, 0.0025, 0.00125)
 T = 0.25
