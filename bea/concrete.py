@@ -35,6 +35,11 @@ def check_loss(loss, variables):
     return loss, variables
 
 
+def gradient_function(loss, variables, modules="numpy"):
+    """θ ↦ [∂₁E(θ), …, ∂_dE(θ)] as generated code (``modules`` as for ``sympy.lambdify``)."""
+    return sp.lambdify([list(variables)], [sp.diff(loss, x) for x in variables], modules=modules, cse=True)
+
+
 class ConcreteCalculus:
     """Fields are d-tuples of expressions in the variables; D_F u = (∇u)·F."""
 

@@ -14,13 +14,15 @@ import mpmath
 import sympy as sp
 
 from . import symbols as S
+from .concrete import gradient_function
 from .errors import BeaError
 from .iterate import _prepared
+from .spec import exact
 
 
 def _mpf(value):
-    """An exact rational (hyperparameters are exact decimals) as an mpf at the working precision."""
-    q = sp.Rational(str(value)) if isinstance(value, float) else sp.Rational(value)
+    """A number, taken exactly (see :func:`bea.spec.exact`), as an mpf at the working precision."""
+    q = sp.Rational(exact(value))
     return mpmath.mpf(int(q.p)) / int(q.q)
 
 
@@ -28,7 +30,7 @@ def iterate_mp(optimizer, loss, variables, theta0, steps: int, h, dps: int = 40,
     """The iterates θ₀ … θ_steps in ``dps``-digit arithmetic: a list of rows of mpf."""
     with mpmath.workdps(dps):
         spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
-        grad = sp.lambdify([list(variables)], [sp.diff(loss, x) for x in variables], modules="mpmath", cse=True)
+        grad = gradient_function(loss, variables, modules="mpmath")
         local = [S.g, S.theta, S.n]
         inputs = [sp.lambdify(local, st.input, modules="mpmath") for st in spec.states]
         coeffs = [(_mpf(st.decay), _mpf(st.scale)) for st in spec.states]

@@ -11,7 +11,7 @@ import numpy as np
 import sympy as sp
 
 from . import symbols as S
-from .concrete import check_loss
+from .concrete import check_loss, gradient_function
 from .errors import BeaError
 from .optimizers import build
 from .spec import check_value
@@ -46,7 +46,7 @@ def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_optio
     if not np.all(np.isfinite(theta)):
         raise BeaError(f"theta0 must be finite, got {theta0!r}")
 
-    grad = sp.lambdify([list(variables)], [sp.diff(loss, x) for x in variables], modules="numpy", cse=True)
+    grad = gradient_function(loss, variables)
     local = [S.g, S.theta, S.n]
     inputs = [sp.lambdify(local, st.input, modules="numpy") for st in spec.states]
     coeffs = [(float(st.decay), float(st.scale)) for st in spec.states]

@@ -9,16 +9,16 @@ lower values of the norm than the leading flow θ̇ = −g/s at the same time t
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
+from .concrete import gradient_function
 from .integrate import integrate
 from .iterate import iterate
 from .ode import modified_ode
 
 
-def perturbed_one_norm(loss, variables, trajectory, eps: float) -> np.ndarray:
-    """‖∇E(θ)‖_{1,ε} at each row of ``trajectory``."""
-    grad = sp.lambdify([list(variables)], [sp.diff(loss, x) for x in variables], modules="numpy", cse=True)
+def perturbed_one_norm(loss, variables, trajectory, eps: float, grad=None) -> np.ndarray:
+    """‖∇E(θ)‖_{1,ε} at each row of ``trajectory`` (``grad``: a prebuilt gradient function)."""
+    grad = grad or gradient_function(loss, variables)
     G = np.array([grad(list(row)) for row in trajectory], dtype=float)
     return np.sqrt(G**2 + eps).sum(axis=1)
 
@@ -29,11 +29,10 @@ def one_norm_gap(loss, variables, theta0, T: float, h: float, optimizer: str = "
     N = ‖∇E‖_{1,ε}, flow₀ the order-0 modified flow (θ̇ = −g/s for Adam).
     """
     steps = int(round(T / h))
-    eps = float(params["eps"])
-    iterates = iterate(optimizer, loss, variables, theta0, steps, h, **params)
+    iterates = iterate(optimizer, loss, variables, theta0, steps, h, **params)  # checks every hyperparameter
     flows = [integrate(modified_ode(optimizer, loss, variables, order=p, h=h, **params), theta0, steps)
              for p in (0, 1)]
-    base = perturbed_one_norm(loss, variables, flows[0], eps)
-    return {"t": h * np.arange(steps + 1),
-            "iterates": perturbed_one_norm(loss, variables, iterates, eps) - base,
-            "order1": perturbed_one_norm(loss, variables, flows[1], eps) - base}
+    grad, eps = gradient_function(loss, variables), float(params["eps"])
+    norm = lambda traj: perturbed_one_norm(loss, variables, traj, eps, grad)  # noqa: E731
+    base = norm(flows[0])
+    return {"t": h * np.arange(steps + 1), "iterates": norm(iterates) - base, "order1": norm(flows[1]) - base}

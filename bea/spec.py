@@ -129,5 +129,13 @@ def check_value(name: str, value, domain: str) -> sp.Expr:
     test, what = DOMAINS[domain]
     if not (number == number and test(number)):
         raise BeaError(f"{name} must be {what}, got {value!r}")
-    # exact decimal rationals (0.9 -> 9/10): SymPy's factoring is unreliable on floats
+    return exact(value)
+
+
+def exact(value) -> sp.Expr:
+    """A number as an exact SymPy number; floats as the decimal they print as (0.9 → 9/10).
+
+    SymPy's factoring is unreliable on floats, and high-precision runs need the
+    value the user typed, not its binary approximation.
+    """
     return sp.Rational(str(value)) if isinstance(value, (float, sp.Float)) else sp.sympify(value)

@@ -44,3 +44,11 @@ def test_one_norm_rises_then_falls_from_a_small_initialization():
     peak = int(norm.argmax())
     assert 0 < peak < len(norm) - 1
     assert norm[peak] > 5 * norm[0] and norm[-1] < norm[peak] / 5
+
+
+def test_one_norm_gap_needs_eps():
+    import bea
+
+    E, xs = quadratic(0)
+    with pytest.raises(bea.BeaError, match=r"missing hyperparameter\(s\) \['eps'\]"):
+        one_norm_gap(E, xs, [0.0, 0.0], T=0.1, h=0.01, beta=0.9, rho=0.99)
