@@ -20,22 +20,24 @@ def text(expr) -> str:
 
 
 def _eps(ode):
+    """The optimizer's ε (its number, or the symbol), or None when it has no ε."""
+    if S.eps not in {hp.symbol for hp in ode.spec.hyperparameters}:
+        return None
     return ode.values.get(S.eps, S.eps)
 
 
 def readable(expr, ode):
     """Write √(g² + ε) as s (when the optimizer has an ε) for display."""
-    expr = sp.sympify(expr)
-    if S.eps not in {hp.symbol for hp in ode.spec.hyperparameters}:
-        return expr
-    return expr.subs(sp.sqrt(S.g**2 + _eps(ode)), s_sym)
+    expr, eps = sp.sympify(expr), _eps(ode)
+    return expr if eps is None else expr.subs(sp.sqrt(S.g**2 + eps), s_sym)
 
 
 def _coefficient(c, ode):
     """A coefficient c(g) rewritten in s (g² = s² − ε) and split into partial fractions."""
-    if not c.has(S.g) or S.eps not in {hp.symbol for hp in ode.spec.hyperparameters}:
+    eps = _eps(ode)
+    if not c.has(S.g) or eps is None:
         return sp.factor(c)
-    in_s = sp.simplify(c.subs(S.g**2, s_sym**2 - _eps(ode)))
+    in_s = sp.simplify(c.subs(S.g**2, s_sym**2 - eps))
     if in_s.has(S.g):
         return readable(sp.factor(c), ode)
     try:  # A + B/s² + …, each coefficient factored
@@ -57,7 +59,7 @@ def _header(ode):
              f"regime: {regime}; order {ode.order} in h" + (f"; {values}" if values else "")]
     if ode.abstract:
         notation = "notation: g = ∇E(θ), products and quotients componentwise, ∇²E[u] = ∇²E·u, ∇³E[u, w] = ∇³E(u, w, ·)"
-        if S.eps in {hp.symbol for hp in ode.spec.hyperparameters}:
+        if _eps(ode) is not None:
             notation += ", s = √(g² + ε)"
         lines.append(notation)
     else:
