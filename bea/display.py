@@ -69,6 +69,9 @@ def _header(ode):
 
 def _order_note(ode):
     q = ode.global_order
+    if ode.accumulates:
+        return ("regime: a fixed number of steps N as h → 0 (error O(h^2) after N steps); the accumulator never "
+                "forgets, so over a fixed horizon T = Nh the iterates move only O(√(hT)) and no order in h holds")
     if q is None:
         return ("global error: describes the iterates once the bias-correction/initialization transient "
                 "has passed (use finite n to match iterates from step 0)")

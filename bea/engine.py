@@ -26,6 +26,7 @@ import math
 import sympy as sp
 
 from . import symbols as S
+from .errors import BeaError
 from .moments import moment, stationary_limit
 from .spec import OptimizerSpec
 
@@ -101,8 +102,32 @@ def _taylor_coefficient(step, symbols, series, order):
     return total
 
 
+def check_expandable(spec: OptimizerSpec, order: int):
+    """Refuse the steps that have no modified equation in powers of h (or none at this order).
+
+    * sign(·) is piecewise constant: the iterates chatter across its jump with
+      amplitude O(h) and no smooth field describes them.
+    * A state with decay 1 (an accumulator that never forgets, as in AdaGrad) weighs
+      all of its past equally; past fields differ from the current one at O(1), so
+      writing the past through the current field is right at order 0 only.
+    """
+    if sp.sympify(spec.step).has(sp.sign, sp.Heaviside):
+        raise BeaError(
+            f"{spec.name}: the step uses sign(·), which is discontinuous: the iterates chatter across its jump "
+            "and no modified equation in powers of h describes them. Use the smooth sign x/√(x² + ε) with "
+            "ε > 0 (the built-in signum and lion do)"
+        )
+    if order >= 1 and any(sp.sympify(st.decay) == 1 for st in spec.states):
+        raise BeaError(
+            f"{spec.name}: a state with decay 1 never forgets, so its past cannot be written through the "
+            "current field beyond order 0; only order 0 is available (it matches a fixed number of steps "
+            "to O(h^2) as h → 0, not a fixed time horizon)"
+        )
+
+
 def derive(spec: OptimizerSpec, calculus, order: int, stationary: bool = False):
     """The fields [F₀, …, F_order] (tuples, one entry per coordinate slot) of the modified ODE."""
+    check_expandable(spec, order)
     step = stationary_limit(spec.step) if stationary else sp.sympify(spec.step)
     probe = calculus.local(S.g)
     d = len(probe)

@@ -56,6 +56,11 @@ class ModifiedODE:
         return any(sp.sympify(F).has(S.n) for F in self.terms)
 
     @property
+    def accumulates(self) -> bool:
+        """Whether a state never forgets (decay 1, as AdaGrad's): no fixed-horizon order then."""
+        return any(sp.sympify(st.decay).xreplace(self.values) == 1 for st in self.spec.states)
+
+    @property
     def global_order(self) -> int | None:
         """The order q of the global error O(h^q) against iterates started at zero state.
 
@@ -66,7 +71,10 @@ class ModifiedODE:
         Stationary results (n → ∞) describe the iterates after the transient (to
         O(h^{p+1}) from there on): against a zero start q is None, unless the
         optimizer has no memory and no step dependence (then q = p + 1).
+        An accumulator that never forgets (AdaGrad) has no fixed-horizon order: None.
         """
+        if self.accumulates:
+            return None
         if self.stationary:
             memoryless = not self.spec.states and not sp.sympify(self.spec.step).has(S.n)
             return self.order + 1 if memoryless else None
@@ -75,9 +83,16 @@ class ModifiedODE:
 
     @functools.cached_property
     def recognized(self):
-        """Recognized corrections (see :mod:`bea.recognize`), from the symbolic abstract terms."""
-        found = recognize(derive_abstract(self.spec, self.order, self.stationary))
-        return [r.substitute(self.values) for r in found]
+        """Recognized corrections (see :mod:`bea.recognize`), from the symbolic abstract terms.
+
+        When the structure only appears for the given values (e.g. λ = 0 removes the
+        weight decay from F₀), the terms with those values substituted are read instead.
+        """
+        terms = derive_abstract(self.spec, self.order, self.stationary)
+        found = recognize(terms)
+        if found or not self.values:
+            return [r.substitute(self.values) for r in found]
+        return recognize([F.xreplace(self.values) for F in terms])
 
     def pretty(self) -> str:
         """Readable text: the terms, the recognized regularizers and regimes (as ``bea derive`` prints)."""

@@ -115,6 +115,67 @@ def adamw(bias_correction: bool = True) -> OptimizerSpec:
     )
 
 
+def nadam(bias_correction: bool = True) -> OptimizerSpec:
+    """NAdam (Dozat's form, constant μ = β) with decoupled weight decay, ε inside the root.
+
+    m̂ = β m_{n+1}/(1−β^{n+2}) + (1−β) g/(1−β^{n+1}) (the momentum looks one step ahead),
+    θ ← θ − h (m̂ / √(v̂ + ε) + λθ).
+    """
+    ahead = S.beta * S.m / _correction(S.beta, bias_correction).subs(S.n, S.n + 1)
+    current = (1 - S.beta) * S.g / _correction(S.beta, bias_correction)
+    return OptimizerSpec(
+        "nadam", "NAdam (Nesterov momentum in Adam, decoupled weight decay, ε inside the square root)",
+        step=(ahead + current) / sp.sqrt(S.v / _correction(S.rho, bias_correction) + S.eps) + LAM.symbol * S.theta,
+        states=(State(S.m, S.beta, S.g, 1 - S.beta), State(S.v, S.rho, S.g**2, 1 - S.rho)),
+        hyperparameters=(BETA, RHO, EPS, LAM),
+        options={"bias_correction": bias_correction},
+    )
+
+
+def adagrad() -> OptimizerSpec:
+    """AdaGrad: v ← v + g², θ ← θ − h g / √(v + ε) (the accumulator never forgets)."""
+    return OptimizerSpec(
+        "adagrad", "AdaGrad (ε inside the square root)",
+        step=S.g / sp.sqrt(S.v + S.eps),
+        states=(State(S.v, sp.S.One, S.g**2),),
+        hyperparameters=(EPS,),
+    )
+
+
+def soft_sign(x):
+    """∇‖x‖_{1,ε} = x / √(x² + ε): the smooth surrogate of sign(x) (ε > 0)."""
+    return x / sp.sqrt(x**2 + S.eps)
+
+
+SMOOTH_EPS = Hyper("eps", S.eps, "positive", "ε of the smooth sign x/√(x²+ε); sign itself has no modified equation")
+
+
+def signum() -> OptimizerSpec:
+    """Signum with the smooth sign: m ← βm + (1−β)g, θ ← θ − h m/√(m² + ε) (β = 0: signSGD)."""
+    return OptimizerSpec(
+        "signum", "Signum (momentum sign descent, smooth sign; beta = 0 is signSGD)",
+        step=soft_sign(S.m),
+        states=(State(S.m, S.beta, S.g, 1 - S.beta),),
+        hyperparameters=(BETA, SMOOTH_EPS),
+    )
+
+
+def lion() -> OptimizerSpec:
+    """Lion-K with K = ‖·‖_{1,ε} (Cattaneo & Shigida 2025): ρ₁ = ``beta``, ρ₂ = ``rho``.
+
+    c = ρ₁ m_n + (1−ρ₁) g,  θ ← θ − h (∇K(c) + λθ),  m_{n+1} = ρ₂ m_n + (1−ρ₂) g.
+    The step uses the momentum *before* its update, m_n = (m_{n+1} − (1−ρ₂) g)/ρ₂, so ρ₂ > 0.
+    """
+    previous = (S.m - (1 - S.rho) * S.g) / S.rho
+    return OptimizerSpec(
+        "lion", "Lion-K with K the perturbed one-norm (smooth sign)",
+        step=soft_sign(S.beta * previous + (1 - S.beta) * S.g) + LAM.symbol * S.theta,
+        states=(State(S.m, S.rho, S.g, 1 - S.rho),),
+        hyperparameters=(Hyper("beta", S.beta, "unit", "ρ₁: weight of the momentum in the update direction"),
+                         Hyper("rho", S.rho, "open_unit", "ρ₂: momentum decay"), SMOOTH_EPS, LAM),
+    )
+
+
 REGISTRY = {
     "gd": gd,
     "heavy_ball": heavy_ball,
@@ -124,6 +185,10 @@ REGISTRY = {
     "adam_eps_outside": adam_eps_outside,
     "adamw": adamw,
     "nesterov": nesterov,
+    "nadam": nadam,
+    "adagrad": adagrad,
+    "signum": signum,
+    "lion": lion,
 }
 
 

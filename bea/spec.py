@@ -27,6 +27,7 @@ DOMAINS = {
     "unit": (lambda x: 0 <= x < 1, "in [0, 1)"),
     "nonnegative": (lambda x: x >= 0, ">= 0"),
     "positive": (lambda x: x > 0, "> 0"),
+    "open_unit": (lambda x: 0 < x < 1, "in (0, 1)"),
 }
 
 
@@ -99,7 +100,8 @@ class OptimizerSpec:
         missing = [name for name in known if values.get(name) is None]
         if require_all and missing:
             raise BeaError(f"{self.name}: missing hyperparameter(s) {missing}; give a number for each")
-        return {known[k].symbol: check_value(k, v, known[k].domain) for k, v in values.items() if v is not None}
+        return {known[k].symbol: check_value(k, v, known[k].domain, known[k].doc)
+                for k, v in values.items() if v is not None}
 
     def substitute(self, mapping: dict) -> "OptimizerSpec":
         """The spec with hyperparameter symbols replaced by numbers (``values_map`` output)."""
@@ -116,7 +118,7 @@ class OptimizerSpec:
         )
 
 
-def check_value(name: str, value, domain: str) -> sp.Expr:
+def check_value(name: str, value, domain: str, doc: str = "") -> sp.Expr:
     """Check a hyperparameter value against its domain and return it as SymPy number."""
     if isinstance(value, sp.Basic):
         if not value.is_number:
@@ -128,7 +130,7 @@ def check_value(name: str, value, domain: str) -> sp.Expr:
         raise BeaError(f"{name} must be a real number, got {value!r}")
     test, what = DOMAINS[domain]
     if not (number == number and test(number)):
-        raise BeaError(f"{name} must be {what}, got {value!r}")
+        raise BeaError(f"{name} must be {what}, got {value!r}" + (f" ({doc})" if doc else ""))
     return exact(value)
 
 

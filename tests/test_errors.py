@@ -112,3 +112,20 @@ def test_reserved_variable_names():
     g = sp.Symbol("g", real=True)
     with pytest.raises(BeaError, match="reserved by bea"):
         bea.modified_ode("gd", g**2, [g])
+
+
+def test_sign_based_steps_are_refused_with_the_reason():
+    with pytest.raises(BeaError, match=r"eps must be > 0, got 0 \(ε of the smooth sign"):
+        bea.modified_ode("signum", order=1, eps=0)
+    spec = OptimizerSpec("plain_signsgd", "signSGD", step=sp.sign(S.g))
+    with pytest.raises(BeaError, match="discontinuous.*smooth sign"):
+        bea.modified_ode(spec, order=1)
+    with pytest.raises(BeaError, match=r"rho must be in \(0, 1\), got 0"):
+        bea.modified_ode("lion", order=1, rho=0)
+
+
+def test_adagrad_beyond_order_zero_and_stationary_are_refused():
+    with pytest.raises(BeaError, match="never forgets.*only order 0"):
+        bea.modified_ode("adagrad", order=1)
+    with pytest.raises(BeaError, match="no stationary regime"):
+        bea.modified_ode("adagrad", order=0, stationary=True)

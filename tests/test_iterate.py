@@ -111,3 +111,37 @@ def test_adam_eps_outside_matches_torch_optim_adam():
         want.append(p.detach().numpy().copy())
     got = bea.iterate("adam_eps_outside", E, [x, y], [0.3, 1.2], 30, h, beta=beta, rho=rho, eps=eps)
     np.testing.assert_allclose(got, np.array(want), rtol=1e-12, atol=1e-14)
+
+
+def test_nadam_lion_signum_adagrad_match_their_definitions():
+    """Dozat's NAdam with decoupled decay, Lion-K (Chen et al.; Cattaneo & Shigida) with the smooth sign,
+    Signum and AdaGrad, written as the papers state them."""
+    h, b1, b2, eps, lam, steps = 0.05, 0.8, 0.9, 1e-2, 0.1, 25
+    soft = lambda z: z / np.sqrt(z**2 + eps)  # noqa: E731
+    t = {k: np.array([0.3, 1.2]) for k in ("nadam", "lion", "signum", "adagrad")}
+    m = {k: np.zeros(2) for k in t}
+    v = {k: np.zeros(2) for k in t}
+    ref = {k: [t[k].copy()] for k in t}
+    for n in range(steps):
+        g = grad(t["nadam"])
+        m["nadam"] = b1 * m["nadam"] + (1 - b1) * g
+        v["nadam"] = b2 * v["nadam"] + (1 - b2) * g**2
+        mhat = b1 * m["nadam"] / (1 - b1 ** (n + 2)) + (1 - b1) * g / (1 - b1 ** (n + 1))
+        t["nadam"] = t["nadam"] - h * (mhat / np.sqrt(v["nadam"] / (1 - b2 ** (n + 1)) + eps) + lam * t["nadam"])
+        g = grad(t["lion"])
+        update = soft(b1 * m["lion"] + (1 - b1) * g)  # interpolate with the *old* momentum, then update it
+        m["lion"] = b2 * m["lion"] + (1 - b2) * g
+        t["lion"] = t["lion"] - h * (update + lam * t["lion"])
+        g = grad(t["signum"])
+        m["signum"] = b1 * m["signum"] + (1 - b1) * g
+        t["signum"] = t["signum"] - h * soft(m["signum"])
+        g = grad(t["adagrad"])
+        v["adagrad"] = v["adagrad"] + g**2
+        t["adagrad"] = t["adagrad"] - h * g / np.sqrt(v["adagrad"] + eps)
+        for k in t:
+            ref[k].append(t[k].copy())
+    params = {"nadam": dict(beta=b1, rho=b2, eps=eps, lam=lam), "lion": dict(beta=b1, rho=b2, eps=eps, lam=lam),
+              "signum": dict(beta=b1, eps=eps), "adagrad": dict(eps=eps)}
+    for k in t:
+        np.testing.assert_allclose(bea.iterate(k, E, [x, y], [0.3, 1.2], steps, h, **params[k]), ref[k],
+                                   rtol=1e-12, err_msg=k)

@@ -126,3 +126,58 @@ def test_gd_order_two_abstract_form():
     ode = bea.modified_ode("gd", order=2)
     expected = -DE(g, g) / 12 - DE(DE(g)) / 3
     assert sp.simplify(ode.terms[2] - expected) == 0
+
+
+def test_signum_and_lion_memory_coefficients_are_cattaneo_shigida():
+    """CS25: Lion-K's memory correction is ρ₁/(1−ρ₂)·∇²K(∇E)H∇K(∇E); with K = ‖·‖_{1,ε},
+    ∇²K = ε/s³.  Adding the discreteness term ½ of the map-to-flow step, the order-1 coefficient
+    of ∇‖∇E‖_{1,ε} (after the preconditioner 1/s) is (½ + ρ₁/(1−ρ₂)) ε/s²; Signum is ρ₁ = ρ₂ = β."""
+    r1, r2 = sp.symbols("rho_1 rho_2", positive=True)
+    rec, coeffs = parts(bea.modified_ode("lion", order=1, stationary=True, lam=0, beta=r1, rho=r2))
+    assert sp.simplify(rec.preconditioner - 1 / s) == 0
+    assert sp.simplify(coeffs["‖∇E‖_{1,ε}"] - (sp.Rational(1, 2) + r1 / (1 - r2)) * eps / s**2) == 0
+    rec, coeffs = parts(bea.modified_ode("signum", order=1, stationary=True))
+    assert sp.simplify(coeffs["‖∇E‖_{1,ε}"] - (sp.Rational(1, 2) + beta / (1 - beta)) * eps / s**2) == 0
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("stationary", [True, False])
+def test_lion_with_equal_decays_is_signum(order, stationary):
+    """Lion with ρ₁ = ρ₂ interpolates with the updated momentum, i.e. it is Signum: same fields at
+    every order (a check of Lion's spec, which writes the old momentum through the new one)."""
+    rng = np.random.default_rng(order)
+    loss = random_loss(rng, X2)
+    lion = bea.modified_ode("lion", loss, X2, order=order, stationary=stationary, h=0.1, lam=0, beta=0.7, rho=0.7,
+                           eps=0.1)
+    signum = bea.modified_ode("signum", loss, X2, order=order, stationary=stationary, h=0.1, beta=0.7, eps=0.1)
+    for point in rng.normal(size=(3, 2)):
+        for step in (0, 3):
+            np.testing.assert_allclose(lion.numpy_field(point, step), signum.numpy_field(point, step), rtol=1e-12)
+
+
+def test_adam_with_equal_decays_has_signums_correction():
+    """CS25: Adam with β₁ = β₂ = β and Signum (Lion with ρ₁ = ρ₂ = β) have the same correction (n → ∞)."""
+    adam = bea.modified_ode("adam", order=1, stationary=True, beta=rho)
+    signum = bea.modified_ode("signum", order=1, stationary=True, beta=rho)
+    assert sp.simplify(adam.terms[1] - signum.terms[1]) == 0
+
+
+def test_adamw_correction_matches_cattaneo_shigida_on_a_random_loss():
+    """CS25 Example 1.3 (n → ∞): memory part h[(β₁/(1−β₁) − β₂/(1−β₂))/s + β₂/(1−β₂)·ε/s³]·H(g/s + λθ);
+    plus the discreteness term −½ D_{F₀}F₀ of the flow with F₀ = −(g/s + λθ).  Evaluated in 3-D."""
+    from conftest import X3
+    rng = np.random.default_rng(5)
+    loss = random_loss(rng, X3)
+    vals = dict(beta=0.7, rho=0.9, eps=0.05, lam=0.3)
+    ode = bea.modified_ode("adamw", loss, X3, order=1, stationary=True, **vals)
+    grad = sp.Matrix([sp.diff(loss, x) for x in X3])
+    H = sp.hessian(loss, X3)
+    sv = grad.applyfunc(lambda q: sp.sqrt(q**2 + sp.Rational(1, 20)))
+    F0 = -(sp.Matrix([q / r for q, r in zip(grad, sv)]) + sp.Rational(3, 10) * sp.Matrix(X3))
+    b1, b2, e = sp.Rational(7, 10), sp.Rational(9, 10), sp.Rational(1, 20)
+    HF = H * (-F0)
+    memory = sp.Matrix([((b1 / (1 - b1) - b2 / (1 - b2)) / r + b2 / (1 - b2) * e / r**3) * q for r, q in zip(sv, HF)])
+    expected = -memory - F0.jacobian(X3) * F0 / 2
+    for point in rng.normal(size=(3, 3)):
+        for j in range(3):
+            assert evaluate(ode.terms[1][j], X3, point) == pytest.approx(evaluate(expected[j], X3, point), rel=1e-10)

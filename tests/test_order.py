@@ -29,8 +29,13 @@ OPTIMIZERS = {
     "adam-bc": dict(beta=0.5, rho=0.6, eps=0.1, bias_correction=False),
     "nesterov": dict(beta=0.4),
     "adamw": dict(beta=0.5, rho=0.6, eps=0.1, lam=0.3),
+    "nadam": dict(beta=0.5, rho=0.6, eps=0.1, lam=0.3),
+    "signum": dict(beta=0.5, eps=0.2),
+    "signum-sgd": dict(beta=0, eps=0.2),
+    "lion": dict(beta=0.3, rho=0.6, eps=0.2, lam=0.2),
 }
-ORDER_TWO = {"gd", "heavy_ball", "heavy_ball+bc", "heavy_ball_polyak", "adam", "rmsprop+bc", "nesterov", "adamw"}
+ORDER_TWO = {"gd", "heavy_ball", "heavy_ball+bc", "heavy_ball_polyak", "adam", "rmsprop+bc", "nesterov", "adamw",
+             "nadam", "signum", "signum-sgd", "lion"}
 
 
 def losses():
@@ -128,7 +133,7 @@ def test_order_three_slope(name, expected):
     assert fitted_slope(hs[-3:], errs[-3:]) == pytest.approx(expected, abs=0.25), (hs, errs)
 
 
-STATIONARY = ["heavy_ball", "heavy_ball_polyak", "rmsprop", "adam", "adam-bc"]
+STATIONARY = ["heavy_ball", "heavy_ball_polyak", "rmsprop", "adam", "adam-bc", "nadam", "signum", "lion"]
 
 
 @pytest.mark.parametrize("name", STATIONARY)
@@ -163,3 +168,16 @@ def test_adam_eps_outside_slopes_where_gradients_stay_away_from_zero(order):
         errs.append(global_error(bea.iterate("adam_eps_outside", loss, X2, (0.0, 0.0), steps, h, **params),
                                  integrate(ode, (0.0, 0.0), steps)))
     assert fitted_slope(HS[1:], errs[1:]) == pytest.approx(ode.global_order, abs=0.2), errs
+
+
+def test_adagrad_order_zero_over_a_fixed_number_of_steps():
+    """AdaGrad's accumulator never forgets: its order-0 field matches N fixed steps to O(h²) as h → 0."""
+    x, y = X2
+    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
+    hs, errs = [0.02, 0.01, 0.005, 0.0025], []
+    for h in hs:
+        ode = bea.modified_ode("adagrad", loss, X2, order=0, h=h, eps=0.1)
+        assert ode.global_order is None and ode.accumulates
+        errs.append(global_error(bea.iterate("adagrad", loss, X2, (0.3, 1.2), 10, h, eps=0.1),
+                                 integrate(ode, (0.3, 1.2), 10)))
+    assert fitted_slope(hs, errs) == pytest.approx(2, abs=0.15), errs
