@@ -56,10 +56,21 @@ def cmd_list(args):
         print(f"{name:<{width}}  {spec.title}; hyperparameters: {hyper}" + (f"; options: {opts}" if opts else ""))
 
 
+def _optimizer(args):
+    """The optimizer named on the command line, or the spec file given with --spec."""
+    if (args.optimizer is None) == (args.spec is None):
+        raise BeaError("give an optimizer name (see `bea list`) or --spec FILE.toml, not both")
+    if args.spec is None:
+        return args.optimizer
+    from .spec_file import load_spec
+
+    return load_spec(args.spec)
+
+
 def cmd_derive(args):
     params = _parse_params(args.param)
     loss, variables = _parse_loss(args.loss, args.vars)
-    ode = modified_ode(args.optimizer, loss, variables, order=args.order, h=args.h,
+    ode = modified_ode(_optimizer(args), loss, variables, order=args.order, h=args.h,
                        stationary=args.step is None and not args.finite, **params)
     if args.step is not None:
         ode = ode.at_step(args.step)
@@ -72,6 +83,8 @@ def cmd_verify(args):
     from .ode import check_order
 
     check_order(args.order)
+    optimizer = _optimizer(args)
+    label = args.optimizer or optimizer.name
     params = _parse_params(args.param)
     if args.loss_expr:
         loss, variables = _parse_loss(args.loss_expr, args.vars)
@@ -86,8 +99,8 @@ def cmd_verify(args):
     if args.levels < 2:
         raise BeaError("--levels must be >= 2")
     hs = [args.h_max / 2**k for k in range(args.levels)]
-    out = Path(args.out or f"runs/verify/{args.optimizer}_{args.loss if not args.loss_expr else 'user'}")
-    result = verify.study(args.optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
+    out = Path(args.out or f"runs/verify/{label}_{args.loss if not args.loss_expr else 'user'}")
+    result = verify.study(optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
                           loss_name=name, cache=out / "cache.json", precision=args.precision, **params)
     print(result.table())
     for path in verify.save(result, out):
@@ -99,7 +112,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the built-in optimizers").set_defaults(func=cmd_list)
     d = sub.add_parser("derive", help="derive and print a modified ODE")
-    d.add_argument("optimizer", help="optimizer name (see `bea list`)")
+    d.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
+    d.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     d.add_argument("--order", type=int, default=1, help="order p in h (default 1)")
     d.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="hyperparameter or option, e.g. --param beta=0.9 --param bias_correction=false")
@@ -112,7 +126,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--format", choices=["pretty", "latex", "json"], default="pretty")
     d.set_defaults(func=cmd_derive)
     v = sub.add_parser("verify", help="error slopes of the order-0…p modified ODEs against the iterates")
-    v.add_argument("optimizer")
+    v.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
+    v.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     v.add_argument("--order", type=int, default=1, help="highest order checked (default 1)")
     v.add_argument("--param", action="append", metavar="KEY=VALUE", help="hyperparameters and options (numbers)")
     v.add_argument("--loss", default="nonconvex", help="a library loss: quadratic, rosenbrock, nonconvex, logistic, "

@@ -11,7 +11,13 @@ from .recognize import regimes
 #: s = √(g² + ε), the denominator of Adam-type steps, shown as one symbol.
 s_sym = sp.Symbol("s", positive=True)
 SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉"
-HYPER_DOMAINS = {S.beta: (0.0, 0.999), S.rho: (0.0, 0.999)}
+#: Where regime signs are probed, per hyperparameter domain (ε gets its own range in the regimes).
+PROBE_RANGES = {"unit": (0.0, 0.999), "open_unit": (0.001, 0.999), "nonnegative": (0.0, 10.0),
+                "positive": (1e-6, 10.0)}
+
+
+def _domains(ode) -> dict:
+    return {hp.symbol: PROBE_RANGES[hp.domain] for hp in ode.spec.hyperparameters}
 
 
 def text(expr) -> str:
@@ -109,7 +115,7 @@ def recognition_lines(ode):
         if rec.rest != 0:
             out.append(f"  plus terms not of that form: {text(readable(rec.rest, ode))}")
         for p in rec.parts:
-            for rg in regimes(p, HYPER_DOMAINS):
+            for rg in regimes(p, _domains(ode)):
                 out.append(f"  {rg.name}: coefficient → {text(rg.coefficient)}: {text(rg.verdict())}")
     return out
 
@@ -156,7 +162,7 @@ def to_dict(ode) -> dict:
             "parts": [{"coefficient": str(p.coefficient), "functional": p.functional.name,
                        "psi": str(p.functional.psi),
                        "regimes": [{"regime": r.name, "coefficient": str(r.coefficient), "verdict": r.verdict()}
-                                   for r in regimes(p, HYPER_DOMAINS)]}
+                                   for r in regimes(p, _domains(ode))]}
                       for p in rec.parts],
             "rest": str(rec.rest),
         })

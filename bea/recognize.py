@@ -134,6 +134,9 @@ def sign_conditions(expr, domains: dict, samples: int = 64, seed: int = 0):
     sign, varying = 1, []
     numer, denom = sp.fraction(expr)
     for base, exp in (sp.factor_list(numer)[1] + sp.factor_list(denom)[1]):
+        if base.free_symbols - set(domains):  # a symbol with no known range: its sign is a condition
+            varying.append(base)
+            continue
         values = {bool(base.xreplace(p).evalf() > 0) for p in points} if base.free_symbols else {bool(base > 0)}
         if len(values) == 2:
             varying.append(base)

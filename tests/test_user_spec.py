@@ -1,4 +1,6 @@
 """A new optimizer is a spec of a few lines: no engine change, same guarantees."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -6,7 +8,9 @@ import sympy as sp
 import bea
 from bea import symbols as S
 from bea.integrate import fitted_slope, global_error, integrate
+from bea.errors import BeaError
 from bea.spec import Hyper, OptimizerSpec, State
+from bea.spec_file import load_spec, spec_from_dict
 
 lam = sp.Symbol("lambda", nonnegative=True)
 
@@ -54,3 +58,66 @@ def test_weight_decay_adds_the_expected_discreteness_term():
     F1 = bea.modified_ode(GD_WD, order=1).terms[1]
     expected = -(DE(S.g) + lam * DE(S.theta) + lam * S.g + lam**2 * S.theta) / 2
     assert sp.simplify(sp.expand(F1 - expected)) == 0
+
+
+# -- the text (TOML) form -------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "adam_no_bc.toml"
+
+
+def test_the_documented_toml_example_is_adam_without_bias_correction():
+    spec = load_spec(EXAMPLE)
+    for stationary in (True, False):
+        mine = bea.modified_ode(spec, order=2, stationary=stationary)
+        builtin = bea.modified_ode("adam", order=2, stationary=stationary, bias_correction=False)
+        for a, b in zip(mine.terms, builtin.terms):
+            assert sp.simplify(a - b) == 0
+    assert bea.modified_ode(spec, order=1, stationary=True).recognized[0].parts[0].functional.name == "‖∇E‖_{1,ε}"
+
+
+def test_a_toml_optimizer_of_ones_own_is_derived_and_iterated(tmp_path):
+    """A momentum method that is none of the built-ins: m ← a m + g/(1+θ²), θ ← θ − h (m + c θ)."""
+    path = tmp_path / "odd.toml"
+    path.write_text('name = "odd"\nstep = "m + c*theta"\n[hyperparameters]\na = "unit"\nc = "nonnegative"\n'
+                    '[[states]]\nsymbol = "m"\ndecay = "a"\ninput = "g/(1 + theta**2)"\n')
+    spec = load_spec(path)
+    x, y = sp.symbols("x y")
+    loss = (x * y - 1) ** 2 / 2 + x**4 / 10
+    params = dict(a=0.5, c=0.2)
+    errs, hs = [], [0.01, 0.005, 0.0025]
+    for h in hs:
+        ode = bea.modified_ode(spec, loss, [x, y], order=1, h=h, **params)
+        steps = int(round(0.25 / h))
+        errs.append(global_error(bea.iterate(spec, loss, [x, y], (0.3, 1.2), steps, h, **params),
+                                 integrate(ode, (0.3, 1.2), steps)))
+    assert fitted_slope(hs, errs) == pytest.approx(ode.global_order, abs=0.2)
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ('step = "g"', "missing field(s) ['name']"),
+    ('name = "x"\nstep = "g"\nlr = 1', "unknown field(s) ['lr']"),
+    ('name = "x"\nstep = "g*k"', "['k'] are not defined"),
+    ('name = "x"\nstep = "g*("', "cannot parse"),
+    ('name = "x"\nstep = "g"\n[hyperparameters]\nb = "wide"', "needs a domain"),
+    ('name = "x"\nstep = "m"\n[[states]]\nsymbol = "m"\ndecay = "0.5"', "fields are symbol, decay, input"),
+    ('name = "x"\nstep = "g"\n[[states]]\nsymbol = "g"\ndecay = "0.5"\ninput = "g"', "must be a new identifier"),
+    ('name = "x"\nstep = [1, 2]', "must be an expression written as a string"),
+    ('name = "x" step', "not valid TOML"),
+])
+def test_malformed_toml_specs(tmp_path, text, fragment):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(BeaError) as info:
+        load_spec(path)
+    assert fragment in str(info.value)
+
+
+def test_missing_spec_file_and_cli(tmp_path, capsys):
+    with pytest.raises(BeaError, match="does not exist"):
+        load_spec(tmp_path / "nope.toml")
+    from bea.cli import main
+    assert main(["derive", "--spec", str(EXAMPLE), "--order", "1"]) == 0
+    assert "‖∇E‖_{1,ε}" in capsys.readouterr().out
+    assert main(["derive", "adam", "--spec", str(EXAMPLE)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert spec_from_dict({"name": "gd2", "step": "g"}).step == S.g
