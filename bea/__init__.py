@@ -6,11 +6,14 @@ run the optimizer itself (``iterate``) and compare the two (``integrate``).
 from .errors import BeaError
 from .integrate import fitted_slope, global_error, integrate
 from .iterate import iterate
+from .minibatch import cyclic_ode, iterate_batches
+from .spec_file import load_spec
 from .ode import ModifiedODE, modified_ode
 from .optimizers import REGISTRY
 from .spec import Hyper, OptimizerSpec, State
 
 __all__ = [
     "BeaError", "Hyper", "ModifiedODE", "OptimizerSpec", "REGISTRY", "State",
-    "fitted_slope", "global_error", "integrate", "iterate", "modified_ode",
+    "cyclic_ode", "fitted_slope", "global_error", "integrate", "iterate", "iterate_batches", "load_spec",
+    "modified_ode",
 ]

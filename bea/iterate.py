@@ -36,17 +36,32 @@ def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_optio
     >>> bea.iterate("gd", x**2 / 2, [x], [1.0], steps=2, h=0.5)[:, 0]
     array([1.  , 0.5 , 0.25])
     """
+    steps, h = check_steps(steps, h)
+    spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
+    theta = check_start(theta0, len(variables))
+    grad = gradient_function(loss, variables)
+    return run(spec, lambda n, theta: grad(theta), theta, steps, h)
+
+
+def check_steps(steps, h) -> tuple[int, float]:
+    """A non-negative integer number of steps and a positive step size."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise BeaError(f"steps must be a non-negative integer, got {steps!r}")
-    h = float(check_value("h", h, "positive"))
-    spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
+    return int(steps), float(check_value("h", h, "positive"))
+
+
+def check_start(theta0, d: int) -> np.ndarray:
+    """θ₀ as a finite float vector with one entry per variable."""
     theta = np.array(theta0, dtype=float).reshape(-1)
-    if theta.shape != (len(variables),):
-        raise BeaError(f"theta0 must have {len(variables)} entries (one per variable), got {np.shape(theta0)}")
+    if theta.shape != (d,):
+        raise BeaError(f"theta0 must have {d} entries (one per variable), got {np.shape(theta0)}")
     if not np.all(np.isfinite(theta)):
         raise BeaError(f"theta0 must be finite, got {theta0!r}")
+    return theta
 
-    grad = gradient_function(loss, variables)
+
+def run(spec, gradient, theta, steps: int, h: float) -> np.ndarray:
+    """The recursions of a numeric ``spec`` with g_n = ``gradient(n, θ_n)`` (per-step losses allowed)."""
     local = [S.g, S.theta, S.n]
     inputs = [sp.lambdify(local, st.input, modules="numpy") for st in spec.states]
     coeffs = [(float(st.decay), float(st.scale)) for st in spec.states]
@@ -57,7 +72,7 @@ def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_optio
     out[0] = theta
     with np.errstate(all="ignore"):
         for n in range(steps):
-            g = np.asarray(grad(theta), dtype=float)
+            g = np.asarray(gradient(n, theta), dtype=float)
             states = [a * s + b * u(g, theta, n) for s, (a, b), u in zip(states, coeffs, inputs)]
             theta = theta - h * np.broadcast_to(step(*states, g, theta, n), theta.shape)
             if not np.all(np.isfinite(theta)):
