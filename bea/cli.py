@@ -10,7 +10,7 @@ import sympy as sp
 from . import display
 from .errors import BeaError
 from .ode import modified_ode
-from .optimizers import REGISTRY, get, option_names
+from .optimizers import REGISTRY, get
 
 
 def _parse_params(items):
@@ -69,6 +69,10 @@ def _optimizer(args):
 
 def cmd_derive(args):
     params = _parse_params(args.param)
+    if args.batch_loss:
+        return _derive_batches(args, params)
+    if args.reshuffled:
+        raise BeaError("--reshuffled needs mini-batch losses (--batch-loss, one per batch)")
     loss, variables = _parse_loss(args.loss, args.vars)
     ode = modified_ode(_optimizer(args), loss, variables, order=args.order, h=args.h,
                        stationary=args.step is None and not args.finite, **params)
@@ -76,6 +80,24 @@ def cmd_derive(args):
         ode = ode.at_step(args.step)
     out = {"pretty": display.pretty, "latex": display.latex, "json": display.to_json}[args.format](ode)
     print(out)
+
+
+def _derive_batches(args, params):
+    """Cyclic mini-batch fields (and their reshuffled mean with --reshuffled)."""
+    from .minibatch import cyclic_ode
+
+    if args.loss:
+        raise BeaError("give either --loss or --batch-loss, not both")
+    losses = [_parse_loss(E, args.vars)[0] for E in args.batch_loss]
+    variables = _parse_loss(args.batch_loss[0], args.vars)[1]
+    batch = cyclic_ode(_optimizer(args), losses, variables, order=args.order, h=args.h,
+                       stationary=args.step is None and not args.finite, **params)
+    print(batch.pretty())
+    if args.reshuffled:
+        mean = batch.reshuffled()
+        print("\nrandom reshuffling each epoch: the expected epoch follows F̄ = (1/k) Σ_r F^(r)")
+        for i, (F, V) in enumerate(zip(mean.terms, mean.potentials)):
+            print(f"  F̄{i} = {list(F)}" + (f" = −∇({V})" if V is not None else " (not a gradient)"))
 
 
 def cmd_verify(args):
@@ -107,6 +129,25 @@ def cmd_verify(args):
         print(f"wrote {path}")
 
 
+def cmd_compare(args):
+    from .compare import compare
+
+    print(compare(args.optimizers, _parse_params(args.param)))
+
+
+def cmd_separable(args):
+    try:
+        from experiments.separable.figures import FIGURES
+    except ImportError as exc:
+        raise BeaError(f"the experiments package is not importable ({exc}); install bea from its repository") from None
+    if args.figure != "all" and args.figure not in FIGURES:
+        raise BeaError(f"unknown figure {args.figure!r}; known: {', '.join(FIGURES)}, all")
+    names = list(FIGURES) if args.figure == "all" else [args.figure]
+    for name in names:
+        FIGURES[name](Path(args.out), quick=args.quick)
+        print(f"wrote {Path(args.out) / (name + '.png')} and {name}.json")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bea", description="Backward error analysis of optimization algorithms.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -124,7 +165,16 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--loss", help="a concrete loss, e.g. '(x*y-1)**2/2 + x**4/10' (abstract when omitted)")
     d.add_argument("--vars", help="its variables, comma-separated, e.g. x,y")
     d.add_argument("--format", choices=["pretty", "latex", "json"], default="pretty")
+    d.add_argument("--batch-loss", action="append", metavar="EXPR",
+                   help="mini-batch losses in cyclic order, one flag per batch (with --vars)")
+    d.add_argument("--reshuffled", action="store_true",
+                   help="with --batch-loss: also the mean field of random reshuffling (memoryless optimizers)")
     d.set_defaults(func=cmd_derive)
+    c = sub.add_parser("compare", help="order-1 corrections of several optimizers, side by side")
+    c.add_argument("optimizers", nargs="+", help="optimizer names (see `bea list`)")
+    c.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="hyperparameter values, applied to each optimizer that has them")
+    c.set_defaults(func=cmd_compare)
     v = sub.add_parser("verify", help="error slopes of the order-0…p modified ODEs against the iterates")
     v.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
     v.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
@@ -144,6 +194,14 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache "
                                  "(default runs/verify/OPTIMIZER_LOSS)")
     v.set_defaults(func=cmd_verify)
+    e = sub.add_parser("experiment", help="validation experiments (separable data, CIFAR)")
+    esub = e.add_subparsers(dest="experiment", required=True)
+    sep = esub.add_parser("separable", help="max-margin directions of adaptive optimizers on separable data")
+    sep.add_argument("--figure", required=True, help="incremental, signum, eps_effect, adagrad, toy_hinf, "
+                                                    "engine, network, or all")
+    sep.add_argument("--out", default="docs/figures/separable", help="folder for NAME.png and NAME.json")
+    sep.add_argument("--quick", action="store_true", help="short horizons (a smoke run, not the documented figure)")
+    sep.set_defaults(func=cmd_separable)
     return p
 
 

@@ -22,7 +22,8 @@ def _domains(ode) -> dict:
 
 def text(expr) -> str:
     """One-line text of an expression, with Greek letters."""
-    return str(expr).replace("epsilon", "ε").replace("beta", "β").replace("rho", "ρ")
+    return (str(expr).replace("epsilon", "ε").replace("beta", "β").replace("rho", "ρ").replace("lambda", "λ")
+            .replace("theta", "θ"))
 
 
 def _eps(ode):

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import BeaError
+from .atomic import save_figure, write_atomic
 from .integrate import fitted_slope, global_error, integrate
 from .iterate import iterate
 from .ode import check_order, modified_ode
@@ -96,20 +96,6 @@ class Study:
 
 def _saturated(point) -> bool:
     return point["error"] < SATURATION_FACTOR * point["integration"]
-
-
-def write_atomic(path, text: str):
-    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def validity_warnings(optimizer, hs, params) -> list[str]:
@@ -243,7 +229,4 @@ def plot(result: Study, path):
     ax.set_title(f"{result.optimizer}" + (f" ({params})" if params else "") + f" on {result.loss}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)

@@ -85,3 +85,25 @@ def test_python_api_prints_the_same_as_the_cli(capsys):
     assert "E + h·((1/4)·‖∇E‖₂²)" in ode.pretty()
     assert json.loads(ode.to_json())["recognized"][0]["is_gradient"] is True
     assert ode.latex().startswith("\\begin{align*}")
+
+
+def test_compare_reads_each_optimizer_and_its_regimes(capsys):
+    code, out, _ = run(capsys, "compare", "adam", "lion", "adamw", "adagrad")
+    assert code == 0
+    blocks = {b.split(":")[0]: b for b in out.split("\n\n")}
+    assert "‖∇E‖₁ penalized when (β - ρ) > 0, anti-penalized when (β - ρ) < 0" in blocks["adam"]
+    assert "coefficient 0, neither penalized nor anti-penalized" in blocks["lion"]  # memory does not anti-regularize
+    assert "at λ = 0" in blocks["adamw"] and "λ-terms of F₁" in blocks["adamw"]
+    assert "order 0 only" in blocks["adagrad"]
+    code, out, _ = run(capsys, "compare", "adam", "--param", "beta=0.9", "--param", "rho=0.999")
+    assert "anti-penalized" in out
+
+
+def test_derive_mini_batches_and_reshuffling(capsys):
+    code, out, _ = run(capsys, "derive", "gd", "--batch-loss", "(x-1)**2/2", "--batch-loss", "(x+1)**2/2 + y**2",
+                       "--vars", "x,y", "--reshuffled")
+    assert code == 0
+    assert "F1^(0) = [1/2 - x/2, 0]" in out  # the GD field of E_0 alone: −(1/2)∇²E₀∇E₀
+    assert "F̄1 = [-x/2, -y] = −∇(x**2/4 + y**2/2)" in out  # (1/8)Σ‖∇E_r‖² up to a constant
+    code, _, err = run(capsys, "derive", "adam", "--batch-loss", "x**2", "--vars", "x", "--reshuffled")
+    assert code == 2 and "memoryless optimizers only" in err
