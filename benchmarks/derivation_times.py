@@ -69,12 +69,28 @@ def derive_time(optimizer, order, dim=None, stationary=False, repeat=1, limit=No
     return best
 
 
+def batch_time(optimizer, order, dim, batches=3):
+    """Seconds to derive the cyclic mini-batch fields on ``batches`` shifted copies of the loss."""
+    ode.derive_concrete.cache_clear()
+    sp.core.cache.clear_cache()
+    E, xs = loss(dim)
+    losses = [E.subs(xs[0], xs[0] - sp.Rational(k, 2)) for k in range(batches)]
+    start = time.perf_counter()
+    bea.cyclic_ode(optimizer, losses, xs, order=order)
+    return time.perf_counter() - start
+
+
+FAMILIES = ["gd", "heavy_ball", "nesterov", "rmsprop", "adam", "adamw", "nadam", "signum", "lion"]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--max-seconds", type=float, default=60.0,
                    help="abandon a derivation after this long and stop growing its family")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--out", help="write the numbers as JSON here")
+    p.add_argument("--only", nargs="+", choices=FAMILIES, default=FAMILIES, help="optimizers to time")
+    p.add_argument("--max-order", type=int, default=4)
     args = p.parse_args()
     results = {"machine": platform.platform(), "python": platform.python_version(), "sympy": sp.__version__,
                "targets": [], "growth": []}
@@ -84,10 +100,10 @@ def main():
         results["targets"].append({"case": name, "seconds": t, "target": target})
         print(f"{name:<28}{t:>10.2f}{target:>10.1f}  {'ok' if t < target else 'SLOW'}", flush=True)
     print(f"\n{'optimizer':<12}{'regime':<12}{'dim':>5}{'order':>7}{'seconds':>10}")
-    for optimizer in ["gd", "heavy_ball", "adam"]:
+    for optimizer in args.only:
         for dim in [None, 1, 2, 3]:
             for stationary in [True, False]:
-                for order in range(0, 5):
+                for order in range(0, args.max_order + 1):
                     t = derive_time(optimizer, order, dim, stationary, args.repeat, limit=args.max_seconds)
                     regime = "n→∞" if stationary else "finite n"
                     results["growth"].append({"optimizer": optimizer, "dim": dim or "abstract", "order": order,
@@ -96,6 +112,14 @@ def main():
                     print(f"{optimizer:<12}{regime:<12}{dim or 'abs':>5}{order:>7}{shown}", flush=True)
                     if t > args.max_seconds:
                         break
+    print(f"\n{'cyclic, 3 batches':<24}{'dim':>5}{'order':>7}{'seconds':>10}")
+    results["batches"] = []
+    for optimizer, orders in [("gd", range(4)), ("adam", range(2)), ("lion", range(2))]:
+        for dim in [1, 2, 3]:
+            for order in orders:
+                t = batch_time(optimizer, order, dim)
+                results["batches"].append({"optimizer": optimizer, "dim": dim, "order": order, "seconds": t})
+                print(f"{optimizer:<24}{dim:>5}{order:>7}{t:>10.2f}", flush=True)
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(results, fh, indent=2)

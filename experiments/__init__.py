@@ -1,0 +1,1 @@
+"""Validation experiments for bea: separable data (``experiments.separable``) and CIFAR (``experiments.cifar``)."""
