@@ -202,6 +202,9 @@ def parser() -> argparse.ArgumentParser:
     sep.add_argument("--out", default="docs/figures/separable", help="folder for NAME.png and NAME.json")
     sep.add_argument("--quick", action="store_true", help="short horizons (a smoke run, not the documented figure)")
     sep.set_defaults(func=cmd_separable)
+    from experiments.cifar.cli import add_parsers
+
+    add_parsers(esub)
     return p
 
 

@@ -1,0 +1,94 @@
+"""``bea experiment cifar | sweep | plot``: flags generated from :class:`experiments.cifar.train.Config`."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from pathlib import Path
+
+from bea.errors import BeaError
+
+HELP = {
+    "out": "folder for config.json, log.jsonl/.csv and checkpoint.pt",
+    "model": "resnet18, resnet50, resnet101 or small_cnn",
+    "dataset": "cifar10 or cifar100",
+    "data_dir": "folder holding cifar-10-batches-py/ or cifar-100-python/ (official python format)",
+    "train_size": "use the first N training images (default: all present)",
+    "width": "channels of the first stage (64 in the papers)",
+    "lr": "step size h",
+    "beta": "first-moment decay β₁",
+    "rho": "second-moment decay β₂",
+    "eps_inside": "ε inside the square root (the paper's); --no-eps-inside puts it outside (PyTorch's)",
+    "micro_batch": "images per forward pass; the gradients of all of them make one full-batch step",
+    "regularizer": "c: add c·h·(β/(1−β) − ρ/(1−ρ))·‖∇E‖_{1,ε} to the loss (−1 cancels, 1 doubles)",
+    "amp": "bf16 autocast: auto (on with CUDA), on, off",
+}
+
+
+def _add_config_flags(p: argparse.ArgumentParser, skip=()):
+    from typing import get_type_hints
+
+    from experiments.cifar.config import Config
+
+    hints = get_type_hints(Config)
+    for f in dataclasses.fields(Config):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=HELP.get(f.name))
+            continue
+        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+        default = None if f.default is dataclasses.MISSING else f.default
+        p.add_argument(flag, type=base, required=f.default is dataclasses.MISSING,
+                       help=(HELP.get(f.name, "") + f" (default {default})").strip())
+
+
+def add_parsers(esub):
+    c = esub.add_parser("cifar", help="full-batch Adam on CIFAR with a ResNet (torch)")
+    _add_config_flags(c)
+    c.add_argument("--resume", action="store_true", help="continue from out/checkpoint.pt")
+    c.set_defaults(func=cmd_cifar)
+    s = esub.add_parser("sweep", help="runs over one hyperparameter (rho with beta fixed, or beta with rho fixed)")
+    _add_config_flags(s)
+    s.add_argument("--over", required=True, choices=["rho", "beta", "eps", "lr", "regularizer"])
+    s.add_argument("--values", required=True, help="comma-separated values, e.g. 0.9,0.99,0.999")
+    s.set_defaults(func=cmd_sweep)
+    pl = esub.add_parser("plot", help="figures of a sweep folder (test accuracy and one-norm against the value)")
+    pl.add_argument("folder")
+    pl.set_defaults(func=cmd_plot)
+
+
+def _config(args, **override):
+    from experiments.cifar.config import Config
+
+    names = {f.name for f in dataclasses.fields(Config)}
+    return Config(**({k: v for k, v in vars(args).items() if k in names and v is not None} | override))
+
+
+def cmd_cifar(args):
+    from experiments.cifar.train import run
+
+    log = run(_config(args), resume=args.resume)
+    last = log[-1]
+    print(f"step {last['step']}: train loss {last['train_loss']:.4f}, train acc {last['train_acc']:.3f}, "
+          f"‖∇E‖_1,ε {last['one_norm_eps']:.4g}; logs in {args.out}")
+
+
+def cmd_sweep(args):
+    from experiments.cifar.sweep import sweep
+
+    try:
+        values = [float(v) for v in args.values.split(",") if v.strip()]
+    except ValueError:
+        raise BeaError(f"--values must be comma-separated numbers, got {args.values!r}") from None
+    for folder in sweep(_config(args), args.over, values):
+        print(f"done: {folder}")
+
+
+def cmd_plot(args):
+    from experiments.cifar.plot import plot_sweep
+
+    for path in plot_sweep(Path(args.folder)):
+        print(f"wrote {path}")

@@ -1,0 +1,177 @@
+"""The CIFAR experiment module on the CPU: models, Adam, the full-batch step, checkpoints, DDP (gloo)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+torch = pytest.importorskip("torch")
+
+import bea  # noqa: E402
+from bea import BeaError  # noqa: E402
+from experiments.cifar import models  # noqa: E402
+from experiments.cifar.adam import PaperAdam  # noqa: E402
+from experiments.cifar.config import Config  # noqa: E402
+from experiments.cifar.data import write_fake  # noqa: E402
+from experiments.cifar.train import Diverged, full_batch_gradient, hessian_vector, run  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name,count", [("resnet18", 11_173_962), ("resnet50", 23_520_842), ("resnet101", 42_512_970)])
+def test_resnet_parameter_counts_are_the_standard_cifar_ones(name, count):
+    model = models.build(name, 10, 64)
+    assert sum(p.numel() for p in model.parameters()) == count
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "small_cnn"])
+def test_models_map_images_to_logits(name):
+    model = models.build(name, 100, 8)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 100)
+
+
+def _quadratic_model():
+    """θ ∈ R², E(θ) = (θ₁θ₂ − 1)²/2 + θ₁⁴/10: the same loss in torch and in SymPy."""
+    theta = torch.nn.Parameter(torch.tensor([0.3, 1.2], dtype=torch.float64))
+    loss = lambda: (theta[0] * theta[1] - 1) ** 2 / 2 + theta[0] ** 4 / 10  # noqa: E731
+    return theta, loss
+
+
+@pytest.mark.parametrize("bias_correction", [True, False])
+def test_paper_adam_is_bea_iterate_step_by_step(bias_correction):
+    theta, loss = _quadratic_model()
+    opt = PaperAdam([theta], lr=0.05, beta=0.9, rho=0.99, eps=1e-3, bias_correction=bias_correction)
+    got = [theta.detach().numpy().copy()]
+    for _ in range(30):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+        got.append(theta.detach().numpy().copy())
+    x, y = sp.symbols("x y")
+    want = bea.iterate("adam", (x * y - 1) ** 2 / 2 + x**4 / 10, [x, y], [0.3, 1.2], 30, 0.05, beta=0.9, rho=0.99,
+                       eps=1e-3, bias_correction=bias_correction)
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=1e-14)
+
+
+def test_paper_adam_with_eps_outside_is_torch_adam():
+    torch.manual_seed(0)
+    a, b = models.build("small_cnn", 10, 8).double(), models.build("small_cnn", 10, 8).double()
+    b.load_state_dict(a.state_dict())
+    x, y = torch.randn(6, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (6,))
+    oa = PaperAdam(a.parameters(), lr=1e-3, beta=0.8, rho=0.95, eps=1e-6, eps_inside=False)
+    ob = torch.optim.Adam(b.parameters(), lr=1e-3, betas=(0.8, 0.95), eps=1e-6)
+    for _ in range(5):
+        for model, opt in ((a, oa), (b, ob)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_micro_batches_give_the_full_batch_gradient():
+    torch.manual_seed(1)
+    model = models.build("small_cnn", 10, 8).double()
+    x, y = torch.randn(10, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (10,))
+    grads = []
+    for micro in (3, 10):
+        model.zero_grad()
+        full_batch_gradient(model, x, y, 10, micro, autocast=False)
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for g3, g10 in zip(*grads):
+        torch.testing.assert_close(g3, g10, rtol=1e-10, atol=1e-12)
+
+
+def test_regularizer_gradient_is_the_gradient_of_the_one_norm():
+    """∇ Σ√((∂E)² + ε) computed by differentiating the penalty directly equals ∇²E·(g/s) over micro-batches."""
+    torch.manual_seed(2)
+    model = models.build("small_cnn", 10, 8).double()
+    params = list(model.parameters())
+    x, y = torch.randn(6, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (6,))
+    eps = 1e-3
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    g = torch.autograd.grad(loss, params, create_graph=True)
+    penalty = sum(torch.sqrt(gi**2 + eps).sum() for gi in g)
+    direct = torch.autograd.grad(penalty, params)
+    s = [gi.detach() / torch.sqrt(gi.detach() ** 2 + eps) for gi in g]
+    hv = hessian_vector(model, params, x, y, 6, 4, False, s)
+    for d, h in zip(direct, hv):  # two routes through float64 autograd: equal to ~1e-7 of the largest entry
+        assert (d - h).abs().max() <= 1e-6 * d.abs().max()
+
+
+def _cfg(tmp_path, data, **kw):
+    base = dict(out=str(tmp_path / "run"), data_dir=str(data), model="resnet18", width=4, train_size=40, test_size=20,
+                steps=4, lr=1e-3, eval_every=2, checkpoint_every=2, micro_batch=16, seed=3)
+    return Config(**(base | kw))
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cifar")
+    write_fake(root, "cifar10", n=20)
+    return root
+
+
+def test_resume_is_bit_exact(tmp_path, fake):
+    straight = run(_cfg(tmp_path / "a", fake), progress=False)
+    first = run(_cfg(tmp_path / "b", fake, steps=2), progress=False)
+    resumed = run(_cfg(tmp_path / "b", fake, steps=4), resume=True, progress=False)
+    a = torch.load(tmp_path / "a" / "run" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "run" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["train_loss"] for r in straight] == [r["train_loss"] for r in resumed] and len(first) == 2
+    rows = [json.loads(line) for line in (tmp_path / "a" / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and "test_acc" in rows[1] and "one_norm_eps" in rows[0]
+    with pytest.raises(BeaError, match="other settings"):
+        run(_cfg(tmp_path / "b", fake, lr=1e-2), resume=True, progress=False)
+
+
+def test_divergence_stops_the_run_and_is_logged(tmp_path, fake):
+    with pytest.raises(Diverged, match="diverged"):
+        run(_cfg(tmp_path, fake, lr=1e30, model="small_cnn", width=8, steps=6), progress=False)
+    assert '"note": "diverged' in (tmp_path / "run" / "log.jsonl").read_text()
+
+
+def test_ddp_gloo_two_processes_match_one(tmp_path, fake):
+    """The same full-batch step split over 2 ranks (each half the images, gradients all-reduced)."""
+    args = ["--data-dir", str(fake), "--model", "small_cnn", "--width", "8", "--train-size", "40", "--test-size", "20",
+            "--steps", "3", "--lr", "1e-3", "--eval-every", "3", "--checkpoint-every", "3", "--micro-batch", "8"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master-port=29517",
+                    "-m", "experiments.cifar.train", "--out", str(tmp_path / "ddp"), *args],
+                   check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "experiments.cifar.train", "--out", str(tmp_path / "one"), *args],
+                   check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
+    a = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-4, atol=1e-6)
+    assert json.loads((tmp_path / "ddp" / "config.json").read_text())["world_size"] == 2
+
+
+def test_sweep_and_plot(tmp_path, fake):
+    from experiments.cifar.plot import plot_sweep
+    from experiments.cifar.sweep import sweep
+
+    cfg = _cfg(tmp_path, fake, model="small_cnn", width=8, steps=2, out=str(tmp_path / "sweep"))
+    folders = sweep(cfg, "rho", [0.9, 0.99])
+    assert [f.name for f in folders] == ["rho=0.9", "rho=0.99"]
+    assert json.loads((folders[1] / "config.json").read_text())["rho"] == 0.99
+    paths = plot_sweep(tmp_path / "sweep")
+    assert all(p.stat().st_size > 0 for p in paths)
+    mtime = (folders[0] / "log.jsonl").stat().st_mtime
+    sweep(cfg, "rho", [0.9])  # finished: skipped
+    assert (folders[0] / "log.jsonl").stat().st_mtime == mtime
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from bea.cli import main
+
+    assert main(["experiment", "cifar", "--out", str(tmp_path), "--data-dir", str(tmp_path / "none")]) == 2
+    assert "data directory" in capsys.readouterr().err
+    assert main(["experiment", "plot", str(tmp_path)]) == 2
+    assert "no KEY=VALUE run folders" in capsys.readouterr().err
