@@ -90,58 +90,47 @@ def incremental(out, quick=False):
     return _save(out, "incremental", fig, summary)
 
 
-def signum(out, quick=False):
-    """Signum → ℓ∞ for every batch size once β is near 1 and the run ≫ 1/(1−β) steps."""
+def _two_panels(out, name, Z, runs, keys, ylabels, title, steps):
+    """Train each (label, settings, line style) on Z; plot curves[keys[0]] and curves[keys[1]] against the step."""
     plt = _plt()
-    steps = 20_000 if quick else 300_000
-    Z = data.gaussian()
-    refs, face = _references(Z)
+    refs, _ = _references(Z)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     summary = {"steps": steps, "runs": {}}
-    for beta, batch in [(0.999, 1), (0.999, 5), (0.999, None), (0.9, 1)]:
-        s = Settings("signum", steps, beta1=beta, batch=batch, lr=0.1)
+    for label, s, style in runs:
         run = train(Z, s)
         c = curves(run, Z, refs)
-        label = f"β = {beta}, batch {batch or len(Z)}"
-        axes[0].semilogx(run.steps[1:], c["ℓ∞ margin ratio"][1:], label=label)
-        axes[1].semilogx(run.steps[1:], c["cos ℓ2"][1:], label=label)
+        for ax, key in zip(axes, keys):
+            ax.semilogx(run.steps[1:], c[key][1:], style, label=label)
         summary["runs"][label] = {"settings": asdict(s)} | {k: v[-1] for k, v in c.items()}
-    axes[0].set_ylabel("ℓ∞ margin / optimum")
-    axes[1].set_ylabel("cos(w, ℓ2 max-margin)")
-    for ax in axes:
+    for ax, ylabel in zip(axes, ylabels):
         ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Signum on Gaussian data (N = 10, d = 20), η_t = 0.1/√(t+2)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _save(out, "signum", fig, summary)
+    return _save(out, name, fig, summary)
+
+
+def signum(out, quick=False):
+    """Signum → ℓ∞ for every batch size once β is near 1 and the run ≫ 1/(1−β) steps."""
+    steps = 20_000 if quick else 300_000
+    Z = data.gaussian()
+    runs = [(f"β = {beta}, batch {batch or len(Z)}", Settings("signum", steps, beta1=beta, batch=batch, lr=0.1), "-")
+            for beta, batch in [(0.999, 1), (0.999, 5), (0.999, None), (0.9, 1)]]
+    return _two_panels(out, "signum", Z, runs, ("ℓ∞ margin ratio", "cos ℓ2"),
+                       ("ℓ∞ margin / optimum", "cos(w, ℓ2 max-margin)"),
+                       "Signum on Gaussian data (N = 10, d = 20), η_t = 0.1/√(t+2)", steps)
 
 
 def eps_effect(out, quick=False):
     """Full-batch Adam: ε = 0 goes to ℓ∞; ε > 0 turns it GD-like late and pulls it toward ℓ2."""
-    plt = _plt()
     steps = 10_000 if quick else 200_000
-    Z = data.gaussian()
-    refs, face = _references(Z)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    summary = {"steps": steps, "runs": {}}
-    for eps in (0.0, 1e-8, 1e-6, 1e-4):
-        for outside in ((False, True) if eps else (False,)):
-            s = Settings("adam", steps, beta2=0.99, eps=eps, eps_outside=outside)
-            run = train(Z, s)
-            c = curves(run, Z, refs)
-            label = f"ε = {eps:g}" + (" outside √" if outside else (" inside √" if eps else ""))
-            style = "--" if outside else "-"
-            axes[0].semilogx(run.steps[1:], c["cos ℓ∞"][1:], style, label=label)
-            axes[1].semilogx(run.steps[1:], c["cos ℓ2"][1:], style, label=label)
-            summary["runs"][label] = {"settings": asdict(s)} | {k: v[-1] for k, v in c.items()}
-    axes[0].set_ylabel("cos(w, ℓ∞ max-margin)")
-    axes[1].set_ylabel("cos(w, ℓ2 max-margin)")
-    for ax in axes:
-        ax.set_xlabel("step")
-    axes[0].legend(fontsize=8)
-    fig.suptitle("full-batch Adam on Gaussian data, β₁ = 0.9, β₂ = 0.99, η_t = 0.1/√(t+2)", fontsize=9)
-    fig.tight_layout()
-    return _save(out, "eps_effect", fig, summary)
+    runs = [(f"ε = {eps:g}" + (" outside √" if outside else (" inside √" if eps else "")),
+             Settings("adam", steps, beta2=0.99, eps=eps, eps_outside=outside), "--" if outside else "-")
+            for eps in (0.0, 1e-8, 1e-6, 1e-4) for outside in ((False, True) if eps else (False,))]
+    return _two_panels(out, "eps_effect", data.gaussian(), runs, ("cos ℓ∞", "cos ℓ2"),
+                       ("cos(w, ℓ∞ max-margin)", "cos(w, ℓ2 max-margin)"),
+                       "full-batch Adam on Gaussian data, β₁ = 0.9, β₂ = 0.99, η_t = 0.1/√(t+2)", steps)
 
 
 def adagrad(out, quick=False):
