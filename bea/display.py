@@ -44,6 +44,11 @@ def _coefficient(c, ode):
     eps = _eps(ode)
     if not c.has(S.g) or eps is None:
         return sp.factor(c)
+    if c.has(sp.Abs(S.g)):  # ε outside the root: write it in a = |g| (g² = a²), partial fractions in a
+        a = sp.Symbol("|g|", positive=True)
+        in_a = sp.factor(c.replace(sp.Abs(S.g), a).replace(lambda e: e.is_Pow and e.base == S.g,
+                                                              lambda e: a**e.exp))
+        return in_a if in_a.has(S.g) else sp.collect(sp.apart(in_a, a), a, sp.factor)
     in_s = sp.simplify(c.subs(S.g**2, s_sym**2 - eps))
     if in_s.has(S.g):
         return readable(sp.factor(c), ode)

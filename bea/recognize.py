@@ -23,6 +23,8 @@ KNOWN = [
     (S.g**2, "‖∇E‖₂²", r"\|\nabla E\|_2^2"),
     (sp.sqrt(S.g**2 + S.eps), "‖∇E‖_{1,ε}", r"\|\nabla E\|_{1,\varepsilon}"),
     (sp.Abs(S.g), "‖∇E‖₁", r"\|\nabla E\|_1"),
+    (sp.Abs(S.g) - S.eps * sp.log(1 + sp.Abs(S.g) / S.eps), "R_ε = Σ_j (|∂_jE| − ε log(1 + |∂_jE|/ε))",
+     r"R_\varepsilon"),
 ]
 
 
@@ -79,6 +81,10 @@ def functional(u):
     """(factor, Ψ) with ψ' = u / factor, Ψ = Σ_j ψ(∂_jE), if u depends on g alone (else None)."""
     if u.free_symbols & {S.theta} or u.has(DE) or not u.has(S.g):
         return None
+    for known, name, latex in KNOWN:  # u a constant multiple of a known ψ' (integrate cannot do |g| terms)
+        ratio = sp.simplify(_signs_as_ratios(u / sp.diff(known, S.g)))
+        if not ratio.has(S.g):
+            return ratio, Functional(known, name, latex)
     psi = sp.integrate(u, S.g)
     if psi.has(sp.Integral) or sp.simplify(sp.diff(psi, S.g) - u) != 0:
         return None
@@ -88,6 +94,11 @@ def functional(u):
             return ratio, Functional(known, name, latex)
     return sp.S.One, Functional(psi, f"Σ_j ψ(∂_jE) with ψ(g) = {psi}",
                                 rf"\sum_j \psi(\partial_j E),\ \psi(g) = {sp.latex(psi)}")
+
+
+def _signs_as_ratios(expr):
+    """sign(g) → g/|g|, so that quotients of |g|-expressions simplify."""
+    return expr.replace(sp.sign(S.g), S.g / sp.Abs(S.g))
 
 
 def preconditioner(F0) -> sp.Expr | None:
@@ -178,9 +189,10 @@ def regimes(part: Part, domains: dict) -> list[Regime]:
     if slope == 1:
         sign, cond = sign_conditions(c_small, domains)
         out.append(Regime("√ε ≪ |∂_jE| (early training, small ε)", c_small, "‖∇E‖₁", sign, tuple(cond)))
-    curvature = sp.simplify(sp.diff(psi, S.g, 2).subs(S.g, 0))  # ψ ≈ ψ(0) + ψ''(0) g²/2
+    # ψ ≈ ψ(0) + κ g²/2 near 0 (a limit, since |g| in ψ has no second derivative at 0 in SymPy's sense)
+    curvature = sp.simplify(sp.limit(2 * (psi - psi.subs(S.g, 0)) / S.g**2, S.g, 0, "+"))
     if curvature != 0:
-        coeff = sp.factor(c.subs(S.g, 0) * curvature / 2)
+        coeff = sp.factor(sp.limit(c, S.g, 0, "+") * curvature / 2)
         sign, cond = sign_conditions(coeff, domains | {S.eps: (1e-6, 1.0)})
         out.append(Regime("√ε ≫ |∂_jE| (late training, large ε)", coeff, "‖∇E‖₂²", sign, tuple(cond)))
     return out

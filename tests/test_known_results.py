@@ -5,7 +5,7 @@ import sympy as sp
 
 import bea
 from bea import symbols as S
-from bea.abstract import DE, concretize
+from bea.abstract import DE
 from conftest import X2, evaluate, random_loss
 
 beta, rho, eps, g, n = S.beta, S.rho, S.eps, S.g, S.n
@@ -181,3 +181,16 @@ def test_adamw_correction_matches_cattaneo_shigida_on_a_random_loss():
     for point in rng.normal(size=(3, 3)):
         for j in range(3):
             assert evaluate(ode.terms[1][j], X3, point) == pytest.approx(evaluate(expected[j], X3, point), rel=1e-10)
+
+
+def test_adam_eps_outside_is_named_and_its_coefficient_is_the_known_one():
+    """ε outside the root: F₁ = −(c/d) ⊙ ∇R_ε with d = |g| + ε, R_ε = Σ(|∂_jE| − ε log(1 + |∂_jE|/ε)) and
+    c = β/(1−β) − ρ/(1−ρ) + (1+ρ)ε/(2(1−ρ)d) (the Adam digest, §3.4, derived independently there)."""
+    rec, coeffs = parts(bea.modified_ode("adam_eps_outside", order=1, stationary=True))
+    (name, c), = coeffs.items()
+    assert name.startswith("R_ε")
+    a = sp.Symbol("a", positive=True)
+    c = c.replace(sp.Abs(g), a).replace(lambda e: e.is_Pow and e.base == g, lambda e: a**e.exp)
+    expected = beta / (1 - beta) - rho / (1 - rho) + (1 + rho) * eps / (2 * (1 - rho) * (a + eps))
+    assert sp.simplify(c - expected) == 0
+    assert sp.simplify(rec.preconditioner.replace(sp.Abs(g), a) - 1 / (a + eps)) == 0
