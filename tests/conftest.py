@@ -1,5 +1,4 @@
 """Shared helpers for the tests: random smooth losses and numeric comparison."""
-import numpy as np
 import sympy as sp
 
 X2 = sp.symbols("x y", real=True)

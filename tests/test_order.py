@@ -6,7 +6,6 @@ depends on n), and the first step with local error O(h^{p+2}).  Step sizes are w
 inside the validity range h ≪ 1 − ρ; the global slope is fitted on the three smallest
 (halving h at most twice more when the fit is not yet asymptotic).
 """
-import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import HealthCheck, Phase, given, settings

@@ -1,6 +1,6 @@
 """Regenerate the verification tables and plots for every built-in optimizer.
 
-    python verify/run_all.py [--out verify/results] [--doc docs/verification.md]
+    python verify/run_all.py [--out docs/figures/verification] [--doc docs/verification.md]
 
 It also regenerates the figures of docs/regimes.md (verify/adam_regimes.py).
 Each case is a convergence study (bea.verify.study) on the library's smooth
@@ -33,7 +33,7 @@ T = 0.25
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="verify/results")
+    p.add_argument("--out", default="docs/figures/verification")
     p.add_argument("--doc", default="docs/verification.md")
     args = p.parse_args()
     E, xs, theta0 = losses.nonconvex()
@@ -62,8 +62,8 @@ def main():
         "| case | hyperparameters | order | error at smallest h | fitted slope | expected |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    figures = ["", "Plots: `verify/results/<case>/study.png`.", ""]
-    figures += [f"![{label}](../verify/results/{label}/study.png)" for label in CASES]
+    figures = ["", "Plots: `docs/figures/verification/<case>/study.png`.", ""]
+    figures += [f"![{label}](figures/verification/{label}/study.png)" for label in CASES]
     Path(args.doc).write_text("\n".join(header + rows + figures) + "\n")
     print(f"wrote {args.doc}")
     import sys
