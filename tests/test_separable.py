@@ -148,3 +148,14 @@ def test_network_experiment_runs_on_a_few_fake_images(tmp_path):
     assert len(hist["margin"]) == 4 and all(np.isfinite(hist["loss"]))
     with pytest.raises(BeaError, match="unknown optimizer"):
         network.train("sgd", batch, 1, 1e-3, 1e-8)
+
+
+def test_on_shifted_diagonal_data_the_proxy_is_the_linf_direction():
+    """z_i = λ_i e_i + b·1: the proxy's Mahalanobis margin reduces to ℓ∞ (w ∝ 1), unlike ℓ2."""
+    Z = data.shifted_diagonal(b=0.2)
+    fp, face = margins.proxy_fixed_point(Z), margins.linf_face(Z)
+    ones = np.ones(Z.shape[1])
+    assert fp.converged and face.unique
+    assert margins.cosine(fp.w, ones) == pytest.approx(1, abs=1e-8)
+    assert margins.cosine(face.w, ones) == pytest.approx(1, abs=1e-8)
+    assert margins.cosine(margins.l2_max_margin(Z), ones) < 0.97
