@@ -20,7 +20,7 @@ HELP = {
     "rho": "second-moment decay β₂",
     "eps_inside": "ε inside the square root (the paper's); --no-eps-inside puts it outside (PyTorch's)",
     "micro_batch": "images per forward pass; the gradients of all of them make one full-batch step",
-    "regularizer": "c: add c·h·(β/(1−β) − ρ/(1−ρ))·‖∇E‖_{1,ε} to the loss (−1 cancels, 1 doubles)",
+    "regularizer": "c: add c times Adam's derived small-ε correction h·F₁ to every step (−1 cancels it, 1 doubles it)",
     "amp": "bf16 autocast: auto (on with CUDA), on, off",
 }
 

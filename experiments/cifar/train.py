@@ -13,9 +13,13 @@ metrics stay on it between log flushes (no host syncs inside a step).  Under ``t
 rank takes a slice of the training set and the summed gradients are all-reduced (gloo on a
 CPU, NCCL on GPUs), so a step is still one full-batch step.
 
-``regularizer = c`` adds c·h·(β/(1−β) − ρ/(1−ρ))·‖∇E‖_{1,ε} to the loss: the small-ε part of
-Adam's derived O(h) correction made explicit (c = −1 cancels it, c = 1 doubles it).  Its gradient
-is the Hessian-vector product ∇²E·(g/√(g² + ε)), computed by double backpropagation.
+``regularizer = c`` makes the small-ε part of Adam's derived O(h) correction explicit:
+hF₁ = −h (b/s) ⊙ ∇‖∇E‖_{1,ε}, b = β/(1−β) − ρ/(1−ρ), s = √(g² + ε), is added c times to each
+step, θ ← θ − h·(Adam's direction) + c·h·(hF₁), so that the iterates follow F₀ + (1 + c)hF₁:
+c = −1 cancels the implicit term, c = 1 doubles it.  It is added to the step, not to the loss,
+because Adam normalizes its input: a loss term of size h would reach the step only through
+∂(g/s)/∂g = ε/s³, which vanishes for small ε.  ∇‖∇E‖_{1,ε} = ∇²E·(g/s) is a Hessian-vector
+product, computed by double backpropagation over the micro-batches.
 """
 from __future__ import annotations
 
@@ -177,7 +181,7 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
                                                                     "amp": use_amp, "channels_last": use_cl,
                                                                     "compile": use_compile}, indent=1))
     forward = torch.compile(model) if use_compile else model
-    coef = cfg.regularizer * cfg.lr * (cfg.beta / (1 - cfg.beta) - cfg.rho / (1 - cfg.rho))
+    coef = cfg.regularizer * cfg.lr**2 * (cfg.beta / (1 - cfg.beta) - cfg.rho / (1 - cfg.rho))
     pending = []  # per-step metric tensors, fetched to the host at flush points
     bar = _progress(cfg.steps, start, progress and rank == 0)
     t0 = time.perf_counter() - (log[-1]["wall_s"] if log else 0.0)
@@ -196,14 +200,17 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
         metrics = torch.stack([stats[0] / n_total, stats[1] / n_total, torch.sqrt(g**2 + cfg.eps).sum(),
                                g.abs().sum(), g.norm()])
         if coef:
-            s = [p.grad / torch.sqrt(p.grad**2 + cfg.eps) for p in params]
-            hv = hessian_vector(forward, params, xb, y, n_total, cfg.micro_batch, use_amp, s)
+            scale = [torch.sqrt(p.grad**2 + cfg.eps) for p in params]
+            hv = hessian_vector(forward, params, xb, y, n_total, cfg.micro_batch, use_amp,
+                                [p.grad / s for p, s in zip(params, scale)])
             if world > 1:
                 for h in hv:
                     dist.all_reduce(h)
-            for p, h in zip(params, hv):
-                p.grad.add_(h, alpha=coef)
         opt.step()
+        if coef:  # θ ← θ + c·h·(hF₁) = θ − c h² b ∇²E(g/s) / s
+            with torch.no_grad():
+                for p, h, s in zip(params, hv, scale):
+                    p.add_(h / s, alpha=-coef)
         test = evaluate(forward, xt, yt, cfg.micro_batch, use_amp) if (step + 1) % cfg.eval_every == 0 else None
         pending.append((step, metrics, test))
         flush = (not cuda) or test is not None or step + 1 == cfg.steps or (step + 1) % cfg.checkpoint_every == 0
