@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tqdm import tqdm
+
 from bea.atomic import save_figure, write_atomic
 
 from . import data, margins, toy
@@ -67,7 +69,7 @@ def incremental(out, quick=False):
         }
         entry = {"ℓ∞ face spread (1 − cos)": face.spread, "cos(proxy, ℓ2)": margins.cosine(refs["proxy"], refs["ℓ2"]),
                  "runs": {}}
-        for label, s in runs.items():
+        for label, s in tqdm(runs.items(), desc=f"incremental: {dname}", leave=False):
             run = train(Z, s)
             c = curves(run, Z, refs)
             x = run.steps / (1 if s.batch is None else N)  # epochs
@@ -96,7 +98,7 @@ def _two_panels(out, name, Z, runs, keys, ylabels, title, steps):
     refs, _ = _references(Z)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     summary = {"steps": steps, "runs": {}}
-    for label, s, style in runs:
+    for label, s, style in tqdm(runs, desc=name, leave=False):
         run = train(Z, s)
         c = curves(run, Z, refs)
         for ax, key in zip(axes, keys):
@@ -143,7 +145,7 @@ def adagrad(out, quick=False):
     rng = np.random.default_rng(0)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     summary = {"steps": steps, "runs": []}
-    for k in range(inits):
+    for k in tqdm(range(inits), desc="adagrad: initializations", leave=False):
         w0 = rng.uniform(-3, 3, size=Z.shape[1])
         ada = train(Z, Settings("adagrad", steps, lr=0.1, decay=0.0, eps=1e-5), w0=w0)
         weighted = margins.weighted_l2_max_margin(Z, np.sqrt(1e-5 + ada.accumulator))
@@ -291,7 +293,7 @@ def network(out, quick=False, data_dir="../shared/data"):
     fig, (axm, axa) = plt.subplots(1, 2, figsize=(11, 4))
     summary = {"n_train": n_train, "n_test": int(len(data[3])), "steps": steps, "classes": "airplane (−1) vs automobile (+1)",
                "runs": {}}
-    for name, lr, eps in configs:
+    for name, lr, eps in tqdm(configs, desc="network runs", leave=False):
         key = f"{name}_lr{lr:g}_eps{eps:g}_n{n_train}_T{steps}"
         path = cache / f"{key}.json"
         if path.is_file():
