@@ -32,34 +32,41 @@ def plot_sweep(folder: Path) -> list[Path]:
 
     runs = read_runs(folder)
     key = runs[0][0]
-    summary = ["value,steps,final_train_loss,final_test_acc,final_one_norm_eps,diverged"]
-    xs, accs, norms = [], [], []
-    fig2, ax2 = plt.subplots(figsize=(6, 4))
+    summary = ["value,steps,final_train_loss,final_test_acc,final_one_norm_eps,final_grad_l1,diverged"]
+    xs, accs, norms, l1s = [], [], [], []
+    fig2, (ax2, ax3) = plt.subplots(1, 2, figsize=(11, 4))
     for _, value, _, rows in runs:
         steps = [r for r in rows if "step" in r]
         tests = [r for r in steps if "test_acc" in r]
         diverged = any("note" in r for r in rows)
         last = steps[-1]
         acc = tests[-1]["test_acc"] if tests else float("nan")
-        summary.append(f"{value:g},{last['step']},{last['train_loss']:.6g},{acc:.6g},{last['one_norm_eps']:.6g},{diverged}")
+        summary.append(f"{value:g},{last['step']},{last['train_loss']:.6g},{acc:.6g},{last['one_norm_eps']:.6g},"
+                       f"{last['grad_l1']:.6g},{diverged}")
         if not diverged:
             xs.append(value)
             accs.append(acc)
             norms.append(last["one_norm_eps"])
+            l1s.append(last["grad_l1"])
         ax2.plot([r["step"] for r in steps], [r["one_norm_eps"] for r in steps], label=f"{key} = {value:g}")
-    ax2.set_xlabel("full-batch step")
+        ax3.plot([r["step"] for r in steps], [r["grad_l1"] for r in steps], label=f"{key} = {value:g}")
     ax2.set_ylabel("perturbed one-norm ‖∇E‖_{1,ε}")
-    ax2.set_yscale("log")
+    ax3.set_ylabel("‖∇E‖₁")
+    for ax in (ax2, ax3):
+        ax.set_xlabel("full-batch step")
+        ax.set_yscale("log")
     ax2.legend(fontsize=8)
     fig2.tight_layout()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4))
     decay = key in ("rho", "beta") and all(0 <= v < 1 for v in xs)
     x = [1 - v for v in xs] if decay else xs  # decays near 1 read best as 1 − value on a log axis
     a.plot(x, accs, "o-")
     a.set_ylabel("test accuracy (last evaluation)")
     b.plot(x, norms, "o-")
     b.set_ylabel("‖∇E‖_{1,ε} at the last step")
-    for ax in (a, b):
+    c.plot(x, l1s, "o-")
+    c.set_ylabel("‖∇E‖₁ at the last step")
+    for ax in (a, b, c):
         ax.set_xlabel(f"1 − {key}" if decay else key)
         if decay:
             ax.set_xscale("log")
