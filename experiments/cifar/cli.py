@@ -53,7 +53,7 @@ def add_parsers(esub):
     s = esub.add_parser("sweep", help="runs over one hyperparameter (rho with beta fixed, or beta with rho fixed)")
     _add_config_flags(s)
     s.add_argument("--over", required=True, choices=["rho", "beta", "eps", "lr", "regularizer"])
-    s.add_argument("--values", required=True, help="comma-separated values, e.g. 0.9,0.99,0.999")
+    s.add_argument("--values", required=True, help="comma-separated values, e.g. 0.9,0.99,0.999 (negative ones as --values=-1,1)")
     s.set_defaults(func=cmd_sweep)
     pl = esub.add_parser("plot", help="figures of a sweep folder (test accuracy and one-norm against the value)")
     pl.add_argument("folder")
