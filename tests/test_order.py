@@ -87,21 +87,28 @@ def check_slope(name, order, loss, theta0):
 NO_SHRINK = [Phase.explicit, Phase.generate]  # each example is a full slope fit: report it, do not shrink
 
 
-@pytest.mark.parametrize("name,order", CASES)
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True,
-          phases=NO_SHRINK)
-@given(loss=losses(), theta0=st.tuples(st.floats(-1, 1), st.floats(-1, 1)))
-def test_global_error_slope(name, order, loss, theta0):
-    check_slope(name, order, loss, theta0)
+def slope_test(examples: int):
+    """The slope check over every (optimizer, order), on ``examples`` hypothesis-drawn losses and starts."""
+    def wrap(_):
+        @pytest.mark.parametrize("name,order", CASES)
+        @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                  derandomize=True, phases=NO_SHRINK)
+        @given(loss=losses(), theta0=st.tuples(st.floats(-1, 1), st.floats(-1, 1)))
+        def test(name, order, loss, theta0):
+            check_slope(name, order, loss, theta0)
+        return test
+    return wrap
+
+
+@slope_test(examples=2)
+def test_global_error_slope():
+    """Two losses per case in the fast suite."""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,order", CASES)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True,
-          phases=NO_SHRINK)
-@given(loss=losses(), theta0=st.tuples(st.floats(-1, 1), st.floats(-1, 1)))
-def test_global_error_slope_many_losses(name, order, loss, theta0):
-    check_slope(name, order, loss, theta0)
+@slope_test(examples=12)
+def test_global_error_slope_many_losses():
+    """Twelve losses per case in the slow suite."""
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
