@@ -198,3 +198,15 @@ def test_explicit_correction_step_is_minus_c_h2_b_hessian_times_g_over_s_over_s(
     for (name, _), gp, gi in zip(model.named_parameters(), grad_penalty, g):
         expected = -(1e-2) ** 2 * b * gp / torch.sqrt(gi.detach() ** 2 + cfg.eps)
         torch.testing.assert_close(corr[name] - plain[name], expected, rtol=1e-3, atol=2e-8)  # float32 params
+
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "cifar-10-batches-py").is_dir(), reason="shared CIFAR subset not present")
+def test_smoke_run_on_real_cifar_images(tmp_path):
+    """A tiny ResNet-18 on 300 real CIFAR-10 images: the full-batch training loss falls over a few steps."""
+    log = run(Config(out=str(tmp_path), data_dir=str(SHARED), width=4, train_size=300, test_size=100, steps=5,
+                     lr=3e-3, beta=0.9, rho=0.999, eval_every=5, micro_batch=150), progress=False)
+    assert log[-1]["train_loss"] < log[0]["train_loss"]
+    assert 0 <= log[-1]["test_acc"] <= 1 and log[-1]["one_norm_eps"] > log[-1]["grad_l1"]
