@@ -184,7 +184,8 @@ def test_explicit_correction_step_is_minus_c_h2_b_hessian_times_g_over_s_over_s(
 
     kw = dict(model="small_cnn", width=8, steps=1, lr=1e-2, beta=0.5, rho=0.9, eps=1e-4)
     run(_cfg(tmp_path / "plain", fake, **kw), progress=False)
-    run(_cfg(tmp_path / "corr", fake, regularizer=1.0, **kw), progress=False)
+    log = run(_cfg(tmp_path / "corr", fake, regularizer=1.0, **kw), progress=False)
+    assert log[0]["correction_l2"] > 0  # the size of the explicit correction is logged
     plain = torch.load(tmp_path / "plain" / "run" / "checkpoint.pt", weights_only=False)["model"]
     corr = torch.load(tmp_path / "corr" / "run" / "checkpoint.pt", weights_only=False)["model"]
     cfg = _cfg(tmp_path / "x", fake, **kw)

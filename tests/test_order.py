@@ -80,8 +80,14 @@ def check_slope(name, order, loss, theta0):
     hs, errs, ode = slope_check(name, order, loss, theta0)
     if max(errs) < 1e-11:  # the correction vanishes identically on this loss (nothing to measure)
         return
-    assert ode.global_order is not None
-    assert fitted_slope(hs[-3:], errs[-3:]) == pytest.approx(ode.global_order, abs=0.2), (hs, errs)
+    q = ode.global_order
+    assert q is not None
+    slope = fitted_slope(hs[-3:], errs[-3:])
+    if q == order + 1:
+        assert slope == pytest.approx(q, abs=0.2), (hs, errs)
+    else:  # capped by an n-dependent term: its O(h^q) transient error can have a small constant, so the
+        # slope approaches q from above (between q and p + 1) until h is very small; it must not fall below q
+        assert q - 0.2 <= slope <= order + 1.2, (hs, errs)
 
 
 NO_SHRINK = [Phase.explicit, Phase.generate]  # each example is a full slope fit: report it, do not shrink

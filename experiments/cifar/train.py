@@ -207,10 +207,12 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
                 for h in hv:
                     dist.all_reduce(h)
         opt.step()
-        if coef:  # θ ← θ + c·h·(hF₁) = θ − c h² b ∇²E(g/s) / s
+        if coef:  # θ ← θ + c·h·(hF₁) = θ − c h² b ∇²E(g/s) / s; its size is logged next to h·√(#params)
             with torch.no_grad():
-                for p, h, s in zip(params, hv, scale):
-                    p.add_(h / s, alpha=-coef)
+                shift = [h / s * coef for h, s in zip(hv, scale)]
+                for p, d in zip(params, shift):
+                    p.sub_(d)
+                metrics = torch.cat([metrics, torch.sqrt(sum((d**2).sum() for d in shift)).reshape(1)])
         test = evaluate(forward, xt, yt, cfg.micro_batch, use_amp) if (step + 1) % cfg.eval_every == 0 else None
         pending.append((step, metrics, test))
         flush = (not cuda) or test is not None or step + 1 == cfg.steps or (step + 1) % cfg.checkpoint_every == 0
@@ -239,6 +241,8 @@ def _fetch(pending, wall):
     for (step, _, test), v in zip(pending, values):
         row = {"step": step + 1, "train_loss": v[0], "train_acc": v[1], "one_norm_eps": v[2], "grad_l1": v[3],
                "grad_l2": v[4], "wall_s": wall}
+        if len(v) > 5:
+            row["correction_l2"] = v[5]
         if test is not None:
             row["test_loss"], row["test_acc"] = float(test[0]), float(test[1])
         rows.append(row)
@@ -248,7 +252,8 @@ def _fetch(pending, wall):
 def _write_logs(out: Path, log, note: str | None = None):
     lines = [json.dumps(r) for r in log] + ([json.dumps({"note": note})] if note else [])
     write_atomic(out / "log.jsonl", "\n".join(lines) + "\n")
-    keys = ["step", "train_loss", "train_acc", "test_loss", "test_acc", "one_norm_eps", "grad_l1", "grad_l2", "wall_s"]
+    keys = ["step", "train_loss", "train_acc", "test_loss", "test_acc", "one_norm_eps", "grad_l1", "grad_l2", "wall_s",
+            "correction_l2"]
     rows = [",".join(keys)] + [",".join("" if r.get(k) is None else f"{r[k]:.9g}" for k in keys) for r in log]
     write_atomic(out / "log.csv", "\n".join(rows) + "\n")
 
