@@ -156,17 +156,14 @@ def _memory_fields(spec, losses, variables, order):
     step = stationary_limit(spec.step)
     state_symbols = [st.symbol for st in spec.states]
     seeds = [[c.local(st.input) for st in spec.states] for c in calcs]  # seeds[r][state][j]
+    steps = [c.local(step) for c in calcs]  # φ with g = ∂_jE_r, θ = θ_j, per coordinate j
 
-    def jac_dot(u, w):  # ∇u_j · w for each coordinate j
-        return [sum(sp.diff(u[j], x) * w[i] for i, x in enumerate(variables)) for j in range(d)]
-
-    def step_at(r, values):
-        return [step.xreplace({**dict(zip(state_symbols, [v[j] for v in values])),
-                               S.g: calcs[r].gradient[j], S.theta: variables[j]}) for j in range(d)]
+    def state_values(values, j):
+        return {sym: v[j] for sym, v in zip(state_symbols, values)}
 
     s0 = [[[sum(st.scale * st.decay**t / (1 - st.decay**k) * seeds[(r - t) % k][i][j] for t in range(k))
             for j in range(d)] for i, st in enumerate(spec.states)] for r in range(k)]
-    F0 = [sp.Matrix([-e for e in step_at(r, s0[r])]) for r in range(k)]
+    F0 = [sp.Matrix([-steps[r][j].xreplace(state_values(s0[r], j)) for j in range(d)]) for r in range(k)]
     if order == 0:
         return [[F] for F in F0]
     cycle = sum(F0, sp.zeros(d, 1))
@@ -178,13 +175,10 @@ def _memory_fields(spec, losses, variables, order):
             for t in range(k):
                 partial = sum((F0[(r - l) % k] for l in range(1, t + 1)), sp.zeros(d, 1))
                 offset = a**k / (1 - a**k) ** 2 * cycle + partial / (1 - a**k)
-                acc = [x + st.scale * a**t * y for x, y in zip(acc, jac_dot(seeds[(r - t) % k][i], offset))]
+                acc = [x + st.scale * a**t * y for x, y in zip(acc, calcs[r].lie(seeds[(r - t) % k][i], offset))]
             s1.append([-x for x in acc])
-        phi1 = []
-        for j in range(d):
-            local = step.xreplace({S.g: calcs[r].gradient[j], S.theta: variables[j]})
-            base = {sym: s0[r][i][j] for i, sym in enumerate(state_symbols)}
-            phi1.append(sum(sp.diff(local, sym).xreplace(base) * s1[i][j] for i, sym in enumerate(state_symbols)))
+        phi1 = [sum(sp.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
+                    for i, sym in enumerate(state_symbols)) for j in range(d)]
         flow = F0[r].jacobian(variables) * F0[r] / 2
         out.append([F0[r], sp.Matrix([-p for p in phi1]) - flow])
     return out
