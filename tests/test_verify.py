@@ -56,10 +56,21 @@ def test_resume_uses_the_cache_and_writes_atomically(tmp_path):
     cache.write_text(json.dumps(stored))
     again = verify.study("gd", E, xs, t0, orders=(0, 1), hs=(0.02, 0.01), T=0.2, cache=cache, progress=False)
     assert again.errors["1"][1] == 123.0 and again.errors["0"] == first.errors["0"]
-    assert not list(tmp_path.glob(".cache.json.*"))  # no temporary files left behind
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
     # other settings (a different horizon) never reuse the cache
     other = verify.study("gd", E, xs, t0, orders=(0, 1), hs=(0.02, 0.01), T=0.3, cache=cache, progress=False)
     assert other.errors["1"][1] != 123.0
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    from bea.atomic import replacing, write_atomic
+
+    target = write_atomic(tmp_path / "result.json", "old")
+    with pytest.raises(RuntimeError):
+        with replacing(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and not list(tmp_path.glob(".*"))
 
 
 def test_save_writes_json_csv_png(tmp_path):

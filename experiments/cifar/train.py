@@ -31,9 +31,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
-from bea.atomic import write_atomic
+from bea.atomic import replacing, write_atomic
 from bea.errors import BeaError
 
 from . import data as cifar_data
@@ -50,8 +51,6 @@ def _distributed():
     """(rank, world size), initializing the process group under torchrun."""
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
         return 0, 1
-    import torch.distributed as dist
-
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
@@ -64,7 +63,7 @@ def _device(cfg: Config, rank: int) -> torch.device:
 
 
 def load_tensors(cfg: Config, device, rank: int = 0, world: int = 1):
-    """Normalized float images and labels on the device: (x_train, y_train, x_test, y_test).
+    """Normalized images and labels on the device: (x_train, y_train, x_test, y_test, N_train, classes).
 
     Normalization uses the channel statistics of the whole training subset; each rank keeps
     the slice rank::world of it."""
@@ -93,29 +92,31 @@ def augment(x, generator):
     return out
 
 
-def full_batch_gradient(model, x, y, n_total, micro, autocast, create_graph=False):
-    """Accumulate ∇ of (1/N) Σ_i CE(x_i) into .grad over micro-batches; returns (loss sum, correct) tensors."""
-    loss_sum = torch.zeros((), device=x.device)
-    correct = torch.zeros((), device=x.device)
+def micro_batches(model, x, y, micro, autocast):
+    """(Σ cross-entropy, correct predictions) of each micro-batch, in order, with the graph kept."""
     for start in range(0, x.shape[0], micro):
         xb, yb = x[start:start + micro], y[start:start + micro]
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(xb)
-            loss = F.cross_entropy(logits.float(), yb, reduction="sum")
-        (loss / n_total).backward(create_graph=create_graph)
+            logits = model(xb).float()
+        yield F.cross_entropy(logits, yb, reduction="sum"), (logits.argmax(1) == yb).sum()
+
+
+def full_batch_gradient(model, x, y, n_total, micro, autocast):
+    """Accumulate ∇ of (1/N) Σ_i CE(x_i) into .grad over micro-batches; returns (loss sum, correct) tensors."""
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device)
+    for loss, right in micro_batches(model, x, y, micro, autocast):
+        (loss / n_total).backward()
         loss_sum += loss.detach()
-        correct += (logits.argmax(1) == yb).sum()
+        correct += right
     return loss_sum, correct
 
 
 def hessian_vector(model, params, x, y, n_total, micro, autocast, vector):
     """∇²E·u over micro-batches (double backprop), u a list like ``params``."""
     out = [torch.zeros_like(p) for p in params]
-    for start in range(0, x.shape[0], micro):
-        xb, yb = x[start:start + micro], y[start:start + micro]
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            loss = F.cross_entropy(model(xb).float(), yb, reduction="sum") / n_total
-        grads = torch.autograd.grad(loss, params, create_graph=True)
+    for loss, _ in micro_batches(model, x, y, micro, autocast):
+        grads = torch.autograd.grad(loss / n_total, params, create_graph=True)
         hv = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, vector)), params)
         for o, h in zip(out, hv):
             o += h
@@ -124,22 +125,20 @@ def hessian_vector(model, params, x, y, n_total, micro, autocast, vector):
 
 @torch.no_grad()
 def evaluate(model, x, y, micro, autocast):
+    """(mean loss, accuracy) on (x, y) in evaluation mode."""
     model.eval()
     loss, correct = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
-    for start in range(0, x.shape[0], micro):
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(x[start:start + micro]).float()
-        loss += F.cross_entropy(logits, y[start:start + micro], reduction="sum")
-        correct += (logits.argmax(1) == y[start:start + micro]).sum()
+    for batch_loss, right in micro_batches(model, x, y, micro, autocast):
+        loss += batch_loss
+        correct += right
     model.train()
     return loss / x.shape[0], correct / x.shape[0]
 
 
 def _checkpoint(path: Path, model, opt, step, log, cfg, generator):
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "log": log,
-                "config": asdict(cfg), "cpu_rng": torch.get_rng_state(), "aug_rng": generator.get_state()}, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "log": log,
+                    "config": asdict(cfg), "cpu_rng": torch.get_rng_state(), "aug_rng": generator.get_state()}, tmp)
 
 
 def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
@@ -191,8 +190,6 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
         loss_sum, correct = full_batch_gradient(forward, xb, y, n_total, cfg.micro_batch, use_amp)
         stats = torch.stack([loss_sum, correct.float()])
         if world > 1:
-            import torch.distributed as dist
-
             for p in params:
                 dist.all_reduce(p.grad)
             dist.all_reduce(stats)
@@ -215,8 +212,8 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
                 metrics = torch.cat([metrics, torch.sqrt(sum((d**2).sum() for d in shift)).reshape(1)])
         test = evaluate(forward, xt, yt, cfg.micro_batch, use_amp) if (step + 1) % cfg.eval_every == 0 else None
         pending.append((step, metrics, test))
-        flush = (not cuda) or test is not None or step + 1 == cfg.steps or (step + 1) % cfg.checkpoint_every == 0
-        if flush:
+        checkpoint_now = (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps
+        if not cuda or test is not None or checkpoint_now:
             fresh = _fetch(pending, time.perf_counter() - t0)
             log += fresh
             pending = []
@@ -226,7 +223,7 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
                     _write_logs(out, log, note=f"diverged: non-finite train loss at step {bad['step']}")
                 raise Diverged(f"the run diverged: train loss {bad['train_loss']} at step {bad['step']} "
                                f"(lr {cfg.lr}); the log in {out} says so")
-        if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+        if rank == 0 and checkpoint_now:
             _checkpoint(ckpt, model, opt, step + 1, log, cfg, generator)
             _write_logs(out, log)
         bar.update(1)
