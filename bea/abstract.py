@@ -111,12 +111,15 @@ def lie(u, F) -> sp.Expr:
     return result.xreplace(dict(zip(dummies, atoms)))
 
 
-def factor_if_cheap(c):
-    """Factor coefficients free of n; step-dependent ones at higher order are too large to factor.
+def signs_as_ratios(expr):
+    """sign(g) → g/|g|, so that |g|·sign(g) = g, sign(g)² = 1 and quotients of |g|-expressions simplify."""
+    return expr.replace(sp.sign(S.g), S.g / sp.Abs(S.g))
 
-    sign(g) is written g/|g| first, so that |g|·sign(g) = g and sign(g)² = 1 cancel.
-    """
-    c = c.replace(sp.sign(S.g), S.g / sp.Abs(S.g))
+
+def factor_if_cheap(c):
+    """Factor coefficients free of n (sign(g) written g/|g| first); step-dependent ones at higher
+    order are too large to factor."""
+    c = signs_as_ratios(c)
     return c if c.has(S.n) and sp.count_ops(c) > 400 else sp.factor(c)
 
 

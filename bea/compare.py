@@ -18,7 +18,7 @@ def summary(name: str, params: dict) -> list[str]:
     """Lines describing one optimizer's order-1 modified equation (abstract, every dimension)."""
     spec, _ = build(name, {})
     own = {k: v for k, v in params.items() if k in spec.hyper_names or k in spec.options}
-    accumulates = any(sp.sympify(st.decay) == 1 for st in spec.states)
+    accumulates = spec.never_forgets()
     ode = modified_ode(name, order=0 if accumulates else 1, stationary=not accumulates, **own)
     lines = [f"{name}: {spec.title}" + (f" ({', '.join(f'{k}={v}' for k, v in own.items())})" if own else ""),
              f"  F₀ = {text(readable(ode.terms[0], ode))}"]

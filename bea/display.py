@@ -147,7 +147,7 @@ def pretty(ode) -> str:
 
 def latex(ode) -> str:
     """A LaTeX ``align*`` block with the terms F₀ … F_p."""
-    rows = [rf"\dot\theta &= " + " + ".join(["F_0"] + [f"h^{{{i}}} F_{{{i}}}" for i in range(1, ode.order + 1)])
+    rows = [r"\dot\theta &= " + " + ".join(["F_0"] + [f"h^{{{i}}} F_{{{i}}}" for i in range(1, ode.order + 1)])
             + rf" + O(h^{{{ode.order + 1}}})"]
     for i, F in enumerate(ode.terms):
         rows.append(rf"F_{{{i}}} &= {sp.latex(readable(F, ode))}")

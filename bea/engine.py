@@ -117,7 +117,7 @@ def check_expandable(spec: OptimizerSpec, order: int):
             "and no modified equation in powers of h describes them. Use the smooth sign x/√(x² + ε) with "
             "ε > 0 (the built-in signum and lion do)"
         )
-    if order >= 1 and any(sp.sympify(st.decay) == 1 for st in spec.states):
+    if order >= 1 and spec.never_forgets():
         raise BeaError(
             f"{spec.name}: a state with decay 1 never forgets, so its past cannot be written through the "
             "current field beyond order 0; only order 0 is available (it matches a fixed number of steps "

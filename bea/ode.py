@@ -58,7 +58,7 @@ class ModifiedODE:
     @property
     def accumulates(self) -> bool:
         """Whether a state never forgets (decay 1, as AdaGrad's): no fixed-horizon order then."""
-        return any(sp.sympify(st.decay).xreplace(self.values) == 1 for st in self.spec.states)
+        return self.spec.never_forgets(self.values)
 
     @property
     def global_order(self) -> int | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from . import symbols as S
-from .abstract import DE, factor_if_cheap, collect
+from .abstract import DE, collect, factor_if_cheap, signs_as_ratios
 
 #: Functionals Σ_j ψ(∂_jE) with names users know.
 KNOWN = [
@@ -82,23 +82,14 @@ def functional(u):
     if u.free_symbols & {S.theta} or u.has(DE) or not u.has(S.g):
         return None
     for known, name, latex in KNOWN:  # u a constant multiple of a known ψ' (integrate cannot do |g| terms)
-        ratio = sp.simplify(_signs_as_ratios(u / sp.diff(known, S.g)))
+        ratio = sp.simplify(signs_as_ratios(u / sp.diff(known, S.g)))
         if not ratio.has(S.g):
             return ratio, Functional(known, name, latex)
-    psi = sp.integrate(u, S.g)
+    psi = sp.integrate(u, S.g)  # not a known functional: name ψ itself
     if psi.has(sp.Integral) or sp.simplify(sp.diff(psi, S.g) - u) != 0:
         return None
-    for known, name, latex in KNOWN:
-        ratio = sp.simplify(psi / known)
-        if not ratio.has(S.g):
-            return ratio, Functional(known, name, latex)
     return sp.S.One, Functional(psi, f"Σ_j ψ(∂_jE) with ψ(g) = {psi}",
                                 rf"\sum_j \psi(\partial_j E),\ \psi(g) = {sp.latex(psi)}")
-
-
-def _signs_as_ratios(expr):
-    """sign(g) → g/|g|, so that quotients of |g|-expressions simplify."""
-    return expr.replace(sp.sign(S.g), S.g / sp.Abs(S.g))
 
 
 def preconditioner(F0) -> sp.Expr | None:

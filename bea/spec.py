@@ -80,6 +80,10 @@ class OptimizerSpec:
                     f"and hyperparameters (n-free); it uses {sorted(map(str, stray | ({S.n} & st.input.free_symbols)))}"
                 )
 
+    def never_forgets(self, values: dict | None = None) -> bool:
+        """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted."""
+        return any(sp.sympify(st.decay).xreplace(values or {}) == 1 for st in self.states)
+
     @property
     def hyper_names(self) -> list[str]:
         return [hp.name for hp in self.hyperparameters]
