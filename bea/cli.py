@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -215,6 +216,8 @@ def main(argv=None) -> int:
     except BeaError as exc:
         print(f"bea: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output went to a reader that stopped early (`bea derive … | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

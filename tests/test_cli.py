@@ -76,6 +76,14 @@ def test_console_script_runs():
     assert json.loads(proc.stdout)["optimizer"] == "gd"
 
 
+def test_output_into_a_pipe_closed_early_is_not_an_error():
+    proc = subprocess.Popen([sys.executable, "-m", "bea.cli", "derive", "adam", "--order", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    proc.stdout.close()  # the reader is gone before the derivation is printed, like `| head` that has finished
+    assert proc.wait(timeout=120) == 0
+    assert b"Traceback" not in proc.stderr.read()
+
+
 def test_python_api_prints_the_same_as_the_cli(capsys):
     import bea
 
