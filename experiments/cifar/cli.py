@@ -25,15 +25,13 @@ HELP = {
 }
 
 
-def _add_config_flags(p: argparse.ArgumentParser, skip=()):
+def _add_config_flags(p: argparse.ArgumentParser):
     from typing import get_type_hints
 
     from experiments.cifar.config import Config
 
     hints = get_type_hints(Config)
     for f in dataclasses.fields(Config):
-        if f.name in skip:
-            continue
         flag = "--" + f.name.replace("_", "-")
         kind = hints[f.name]
         if kind is bool:
