@@ -159,3 +159,13 @@ def test_on_shifted_diagonal_data_the_proxy_is_the_linf_direction():
     assert margins.cosine(fp.w, ones) == pytest.approx(1, abs=1e-8)
     assert margins.cosine(face.w, ones) == pytest.approx(1, abs=1e-8)
     assert margins.cosine(margins.l2_max_margin(Z), ones) < 0.97
+
+
+def test_curves_record_loss_and_norm_along_a_run():
+    from experiments.separable.figures import curves
+
+    Z = data.gaussian()
+    run = train(Z, Settings("gd", 2000, records=20))
+    c = curves(run, Z, {"ℓ2": margins.l2_max_margin(Z), "ℓ∞": margins.linf_max_margin(Z)})
+    assert c["loss"][0] == pytest.approx(np.log(2)) and c["loss"][-1] < c["loss"][1] < c["loss"][0]
+    assert c["‖w‖"][0] == 0 and c["‖w‖"][-1] > c["‖w‖"][1]

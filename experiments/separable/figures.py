@@ -17,7 +17,7 @@ from tqdm import tqdm
 from bea.atomic import save_figure, write_atomic
 
 from . import data, margins, toy
-from .train import Settings, train
+from .train import Settings, loss_value, train
 
 
 def _plt():
@@ -30,8 +30,10 @@ def _plt():
 
 
 def curves(run, Z, refs: dict) -> dict:
-    """Cosine to each reference direction and normalized ℓ2/ℓ∞ margins along a run."""
-    out = {f"cos {k}": [margins.cosine(w, r) if np.any(w) else 0.0 for w in run.w] for k, r in refs.items()}
+    """Cosine to each reference direction, normalized ℓ2/ℓ∞ margins, loss and ‖w‖ along a run."""
+    out = {"loss": [loss_value(Z, w, run.settings.loss) for w in run.w],
+           "‖w‖": [float(np.linalg.norm(w)) for w in run.w]}
+    out |= {f"cos {k}": [margins.cosine(w, r) if np.any(w) else 0.0 for w in run.w] for k, r in refs.items()}
     for p, name in ((2, "ℓ2"), (np.inf, "ℓ∞")):
         star = margins.normalized_margin(refs[name], Z, p)
         out[f"{name} margin ratio"] = [margins.normalized_margin(w, Z, p) / star if np.any(w) else 0.0 for w in run.w]

@@ -18,7 +18,7 @@ have all been exactly 0 gives 0/0 in m/√v: its step is taken as 0 and counted.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -73,10 +73,6 @@ class Run:
     accumulator: np.ndarray | None = None  # final v (adam, adagrad) in gradient units
     notes: list = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {"settings": asdict(self.settings), "steps": self.steps.tolist(), "w": self.w.tolist(),
-                "zero_denominators": self.zero_denominators, "notes": self.notes}
-
 
 def log_weights(u, loss: str) -> np.ndarray:
     """log(−ℓ'(u)): logistic −log(1 + e^u), exponential −u."""
@@ -84,6 +80,7 @@ def log_weights(u, loss: str) -> np.ndarray:
 
 
 def loss_value(Z, w, loss: str) -> float:
+    """L(w) = mean_i ℓ(z_iᵀw)."""
     u = Z @ w
     return float(np.mean(np.logaddexp(0.0, -u) if loss == "logistic" else np.exp(-u)))
 
@@ -97,7 +94,7 @@ def batches(N: int, batch: int | None, order: str, rng):
             yield idx[start:start + size]
 
 
-def train(Z, settings: Settings, w0=None, progress=None) -> Run:
+def train(Z, settings: Settings, w0=None) -> Run:
     """Run ``settings.algorithm`` on the signed samples Z from w0 (default 0)."""
     Z = np.asarray(Z, float)
     N, d = Z.shape
@@ -150,8 +147,6 @@ def train(Z, settings: Settings, w0=None, progress=None) -> Run:
         w = w - lr * step
         if not np.all(np.isfinite(w)):
             raise BeaError(f"{s.algorithm} diverged at step {t + 1}; reduce lr")
-        if progress is not None:
-            progress.update(1)
     run = Run(s, np.array(steps), np.array(ws), zeros, v * np.exp(2 * S))
     if zeros:
         run.notes.append(f"{zeros} coordinate-steps had a zero denominator (all gradients 0 so far): step 0 taken")
