@@ -211,3 +211,27 @@ def test_smoke_run_on_real_cifar_images(tmp_path):
                      lr=3e-3, beta=0.9, rho=0.999, eval_every=5, micro_batch=150), progress=False)
     assert log[-1]["train_loss"] < log[0]["train_loss"]
     assert 0 <= log[-1]["test_acc"] <= 1 and log[-1]["one_norm_eps"] > log[-1]["grad_l1"]
+
+
+@pytest.mark.parametrize("override,fragment", [
+    (dict(amp="maybe"), "amp must be auto, on or off"),
+    (dict(model="vgg"), "unknown model 'vgg'"),
+    (dict(micro_batch=0), "must be >= 1"),
+    (dict(dataset="mnist"), "unknown dataset 'mnist'"),
+    (dict(rho=1.0), "rho must be in [0, 1)"),
+])
+def test_bad_run_settings_name_the_problem(tmp_path, fake, override, fragment):
+    with pytest.raises(BeaError) as info:
+        run(_cfg(tmp_path, fake, **override), progress=False)
+    assert fragment in str(info.value)
+    with pytest.raises(BeaError, match="no checkpoint"):
+        run(_cfg(tmp_path / "fresh", fake), resume=True, progress=False)
+
+
+def test_cli_rejects_bad_sweep_values_and_unknown_figures(tmp_path, capsys):
+    from bea.cli import main
+
+    assert main(["experiment", "sweep", "--out", str(tmp_path), "--over", "rho", "--values", "0.9,high"]) == 2
+    assert "comma-separated numbers" in capsys.readouterr().err
+    assert main(["experiment", "separable", "--figure", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown figure 'nope'" in capsys.readouterr().err
