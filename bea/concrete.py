@@ -1,9 +1,13 @@
 """Concrete calculus: a given loss E(x₁,…,x_d) in named variables, any dimension."""
 from __future__ import annotations
 
+import itertools
+
 import sympy as sp
+import symengine as se
 
 from . import symbols as S
+from . import trees
 from .errors import BeaError
 
 
@@ -41,22 +45,106 @@ def gradient_function(loss, variables, modules="numpy"):
 
 
 class ConcreteCalculus:
-    """Fields are d-tuples of expressions in the variables; D_F u = (∇u)·F."""
+    """Local values are d-tuples of SymEngine expressions in the variables; D_F u = (∇u)·F (+ ∂_t u).
 
-    def __init__(self, loss, variables):
-        self.loss, self.variables = check_loss(loss, variables)
+    ``field`` replaces ∇E by a vector field v (a game's simultaneous gradient); ``masks`` maps
+    per-coordinate symbols of a spec to their values on each variable (e.g. a player indicator).
+    """
+
+    offsets = True  # a gradient at θ + u with u = O(1) is a substitution here
+
+    def __init__(self, loss, variables, field=None, masks=None):
+        if field is None:
+            self.loss, self.variables = check_loss(loss, variables)
+            gradient = [sp.diff(self.loss, x) for x in self.variables]
+        else:
+            self.loss, self.variables = None, tuple(variables)
+            gradient = list(field)
         self.dimension = len(self.variables)
-        self.gradient = tuple(sp.diff(self.loss, x) for x in self.variables)
+        self.masks = dict(masks or {})
+        self.x = [se.Symbol(v.name) for v in self.variables]
+        self.g = [se.sympify(e) for e in gradient]
+        self.t = se.Symbol(S.t.name)
+        self.names = {v.name: v for v in self.variables} | {S.t.name: S.t, S.n.name: S.n}
+        self.slow = {}          # slow-state symbol -> its per-coordinate variables
+        self._derivatives = {}
 
-    def local(self, expr):
+    def _se(self, expr):
         expr = sp.sympify(expr)
-        return tuple(expr.xreplace({S.g: gj, S.theta: xj}) for gj, xj in zip(self.gradient, self.variables))
+        for sym in expr.free_symbols:
+            self.names.setdefault(sym.name, sym)
+        return trees.from_sympy(expr)
 
-    def lie(self, u, F):
-        return tuple(sp.Add(*(sp.diff(uj, x) * Fi for x, Fi in zip(self.variables, F) if Fi != 0)) for uj in u)
+    def const(self, value):
+        return (self._se(value),) * self.dimension
 
-    def tidy(self, field):
-        return field
+    def local(self, expr, placeholders=None):
+        e = self._se(expr)
+        out = []
+        for j in range(self.dimension):
+            sub = {se.Symbol(S.g.name): self.g[j], se.Symbol(S.theta.name): self.x[j]}
+            sub.update({se.Symbol(k.name): vars_[j] for k, vars_ in self.slow.items()})
+            sub.update({se.Symbol(k.name): se.sympify(v[j]) for k, v in self.masks.items()})
+            sub.update({se.Symbol(p.name): v[j] for p, v in (placeholders or {}).items()})
+            out.append(e.xreplace(sub))
+        return tuple(out)
+
+    def variable(self, symbol):
+        self.slow[symbol] = tuple(se.Symbol(f"{symbol.name}_{v.name}") for v in self.variables)
+        for s, v in zip(self.slow[symbol], self.variables):
+            self.names[s.name] = sp.Symbol(s.name, real=True)
+        return self.slow[symbol]
+
+    def direction(self, components: dict, time: bool):
+        pairs = [(x, f) for key, value in components.items() for x, f in zip(key, value) if f != 0]
+        return pairs + ([(self.t, se.Integer(1))] if time else [])
+
+    def lie(self, u, direction):
+        return tuple(se.Add(*(se.diff(uj, x) * f for x, f in direction)) for uj in u)
+
+    def _dg(self, j, idx, at):
+        """∂^{idx} g_j, at θ + ``at`` (the offset's j-independent substitution) when given."""
+        key = (j, idx, at)
+        if key not in self._derivatives:
+            if at is not None:
+                d = self._dg(j, idx, None).xreplace({x: x + a for x, a in zip(self.x, at)})
+            elif idx:
+                d = se.diff(self._dg(j, idx[:-1], None), self.x[idx[-1]])
+            else:
+                d = self.g[j]
+            self._derivatives[key] = d
+        return self._derivatives[key]
+
+    def contract(self, args, at=None):
+        if at is not None and all(a == 0 for a in at):
+            at = None
+        out = []
+        for j in range(self.dimension):
+            total = se.Integer(0)
+            for idx in itertools.product(range(self.dimension), repeat=len(args)):
+                weight = se.Mul(*(a[i] for a, i in zip(args, idx)))
+                if weight != 0:
+                    total += self._dg(j, tuple(sorted(idx)), at) * weight
+            out.append(total)
+        return tuple(out)
+
+    def coord_sum(self, u):
+        return (se.Add(*u),) * self.dimension
+
+    def simplify(self, value):
+        return value
+
+    def output(self, value):
+        """The SymPy column of a local value, in the original variables."""
+        mapping = {}
+        out = []
+        for e in value:
+            plain = sp.sympify(e)
+            for sym in plain.free_symbols:
+                if sym not in mapping:
+                    mapping[sym] = self.names.get(sym.name, sym)
+            out.append(plain.xreplace(mapping))
+        return out
 
 
 def potential(field, variables):

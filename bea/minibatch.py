@@ -29,6 +29,7 @@ import itertools
 
 import numpy as np
 import sympy as sp
+import symengine as se
 
 from . import engine
 from . import symbols as S
@@ -148,40 +149,52 @@ class Reshuffled:
         return self.potentials[1] if len(self.potentials) > 1 else None
 
 
+def _memoryless_fields(spec, loss, variables, order, stationary):
+    calculus = ConcreteCalculus(loss, variables)
+    derivation = engine.derive(spec, calculus, order, stationary)
+    return [sp.Matrix(calculus.output(F[S.theta])).xreplace(derivation.powers) for F in derivation.fields]
+
+
 def _memory_fields(spec, losses, variables, order):
     """[F₀^{(r)}, F₁^{(r)}] for every batch r (stationary, see the module docstring)."""
     k = len(losses)
     calcs = [ConcreteCalculus(E, variables) for E in losses]
     d = len(variables)
     step = stationary_limit(spec.step)
-    state_symbols = [st.symbol for st in spec.states]
+    state_symbols = [se.Symbol(st.symbol.name) for st in spec.states]
     seeds = [[c.local(st.input) for st in spec.states] for c in calcs]  # seeds[r][state][j]
     steps = [c.local(step) for c in calcs]  # φ with g = ∂_jE_r, θ = θ_j, per coordinate j
+    theta = calcs[0].local(S.theta)
+
+    def const(c):
+        return calcs[0].const(c)[0]
 
     def state_values(values, j):
         return {sym: v[j] for sym, v in zip(state_symbols, values)}
 
-    s0 = [[[sum(st.scale * st.decay**t / (1 - st.decay**k) * seeds[(r - t) % k][i][j] for t in range(k))
+    def along(r, u, offset):
+        return calcs[r].lie(u, calcs[r].direction({theta: offset}, time=False))
+
+    s0 = [[[se.Add(*(const(st.scale * st.decay**t / (1 - st.decay**k)) * seeds[(r - t) % k][i][j] for t in range(k)))
             for j in range(d)] for i, st in enumerate(spec.states)] for r in range(k)]
-    F0 = [sp.Matrix([-steps[r][j].xreplace(state_values(s0[r], j)) for j in range(d)]) for r in range(k)]
-    if order == 0:
-        return [[F] for F in F0]
-    cycle = sum(F0, sp.zeros(d, 1))
-    out = []
-    for r in range(k):
-        s1 = []
-        for i, st in enumerate(spec.states):
-            a, acc = st.decay, [sp.S.Zero] * d
-            for t in range(k):
-                partial = sum((F0[(r - l) % k] for l in range(1, t + 1)), sp.zeros(d, 1))
-                offset = a**k / (1 - a**k) ** 2 * cycle + partial / (1 - a**k)
-                acc = [x + st.scale * a**t * y for x, y in zip(acc, calcs[r].lie(seeds[(r - t) % k][i], offset))]
-            s1.append([-x for x in acc])
-        phi1 = [sum(sp.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
-                    for i, sym in enumerate(state_symbols)) for j in range(d)]
-        flow = F0[r].jacobian(variables) * F0[r] / 2
-        out.append([F0[r], sp.Matrix([-p for p in phi1]) - flow])
-    return out
+    F0 = [[-steps[r][j].xreplace(state_values(s0[r], j)) for j in range(d)] for r in range(k)]
+    out = [[F0[r]] for r in range(k)]
+    if order >= 1:
+        cycle = [se.Add(*(F[j] for F in F0)) for j in range(d)]
+        for r in range(k):
+            s1 = []
+            for i, st in enumerate(spec.states):
+                a, acc = st.decay, [se.Integer(0)] * d
+                for t in range(k):
+                    partial = [se.Add(*(F0[(r - l) % k][j] for l in range(1, t + 1))) for j in range(d)]
+                    offset = [const(a**k / (1 - a**k) ** 2) * c + p / const(1 - a**k) for c, p in zip(cycle, partial)]
+                    acc = [x + const(st.scale * a**t) * y for x, y in zip(acc, along(r, seeds[(r - t) % k][i], offset))]
+                s1.append([-x for x in acc])
+            phi1 = [se.Add(*(se.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
+                             for i, sym in enumerate(state_symbols))) for j in range(d)]
+            flow = along(r, F0[r], F0[r])
+            out[r].append([-p - f / 2 for p, f in zip(phi1, flow)])
+    return [[sp.Matrix(calcs[0].output(F)) for F in fields] for fields in out]
 
 
 def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary: bool = True,
@@ -204,8 +217,8 @@ def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary:
     spec, values = build(optimizer, hyper_and_options)
     h_value = S.h if h is None else check_value("h", h, "positive")
     if not spec.states:
-        terms = [[sp.Matrix(F).xreplace(values) for F in engine.derive(spec, ConcreteCalculus(E, variables), order,
-                                                                       stationary)] for E in losses]
+        terms = [[F.xreplace(values) for F in _memoryless_fields(spec, E, variables, order, stationary)]
+                 for E in losses]
     else:
         if order > 1 or not stationary:
             raise BeaError(f"{spec.name}: with memory, mini-batch fields are derived for n → ∞ (stationary=True) "

@@ -179,14 +179,16 @@ def step_index(t: float, h) -> int:
 
 @functools.lru_cache(maxsize=64)
 def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool):
-    fields = engine.derive(spec, AbstractCalculus(), order, stationary)
-    return [F[0] for F in fields]
+    calculus = AbstractCalculus()
+    derivation = engine.derive(spec, calculus, order, stationary)
+    return [calculus.output(F[S.theta]).xreplace(derivation.powers) for F in derivation.fields]
 
 
 @functools.lru_cache(maxsize=64)
 def derive_concrete(spec: OptimizerSpec, loss, variables: tuple, order: int, stationary: bool):
-    fields = engine.derive(spec, ConcreteCalculus(loss, variables), order, stationary)
-    return [sp.Matrix(F) for F in fields]
+    calculus = ConcreteCalculus(loss, variables)
+    derivation = engine.derive(spec, calculus, order, stationary)
+    return [sp.Matrix(calculus.output(F[S.theta])).xreplace(derivation.powers) for F in derivation.fields]
 
 
 def check_order(order) -> int:
