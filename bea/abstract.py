@@ -174,17 +174,9 @@ class AbstractCalculus:
 
     def _sympy(self, expr) -> sp.Expr:
         """A canonical expression back in SymPy, nodes as ``DE``/``CoordSum`` objects."""
-        plain = sp.sympify(expr)
-        mapping = {}
-        for sym in plain.free_symbols:
-            found = trees.node(se.Symbol(sym.name))
-            if found:
-                mapping[sym] = self._node(sym.name)
-            elif sym.name in self.names:
-                mapping[sym] = self.names[sym.name]
-            elif sym.name in _STANDARD:
-                mapping[sym] = _STANDARD[sym.name]
-        return plain.xreplace(mapping)
+        symbols = {**_STANDARD_NAMES, **self.names}
+        symbols.update({s.name: self._node(s.name) for s in expr.free_symbols if trees.node(s)})
+        return trees.to_sympy(expr, symbols)
 
     @functools.lru_cache(maxsize=None)
     def _node(self, name):
@@ -193,7 +185,7 @@ class AbstractCalculus:
         return DE(*inner) if kind == "DE" else S.CoordSum(inner[0])
 
 
-_STANDARD = {s.name: s for s in (S.g, S.theta, S.t, S.n, S.h)}
+_STANDARD_NAMES = {s.name: s for s in (S.g, S.theta, S.t, S.n, S.h)}
 
 
 @functools.lru_cache(maxsize=4096)

@@ -134,17 +134,14 @@ class ConcreteCalculus:
     def simplify(self, value):
         return value
 
-    def output(self, value):
-        """The SymPy column of a local value, in the original variables."""
-        mapping = {}
-        out = []
-        for e in value:
-            plain = sp.sympify(e)
-            for sym in plain.free_symbols:
-                if sym not in mapping:
-                    mapping[sym] = self.names.get(sym.name, sym)
-            out.append(plain.xreplace(mapping))
-        return out
+    def output(self, value, substitute=None):
+        """The SymPy column of a local value, in the original variables (``substitute``: SymPy
+        symbol -> expression, applied before leaving SymEngine)."""
+        if substitute:
+            sub = {se.Symbol(k.name): self._se(v) for k, v in substitute.items()}
+            value = [e.xreplace(sub) for e in value]
+        memo = {}
+        return [trees.to_sympy(e, self.names, memo) for e in value]
 
 
 def potential(field, variables):

@@ -152,7 +152,7 @@ class Reshuffled:
 def _memoryless_fields(spec, loss, variables, order, stationary):
     calculus = ConcreteCalculus(loss, variables)
     derivation = engine.derive(spec, calculus, order, stationary)
-    return [sp.Matrix(calculus.output(F[S.theta])).xreplace(derivation.powers) for F in derivation.fields]
+    return [sp.Matrix(calculus.output(F[S.theta], derivation.powers)) for F in derivation.fields]
 
 
 def _memory_fields(spec, losses, variables, order):
@@ -217,8 +217,7 @@ def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary:
     spec, values = build(optimizer, hyper_and_options)
     h_value = S.h if h is None else check_value("h", h, "positive")
     if not spec.states:
-        terms = [[F.xreplace(values) for F in _memoryless_fields(spec, E, variables, order, stationary)]
-                 for E in losses]
+        terms = [_memoryless_fields(spec.substitute(values), E, variables, order, stationary) for E in losses]
     else:
         if order > 1 or not stationary:
             raise BeaError(f"{spec.name}: with memory, mini-batch fields are derived for n → ∞ (stationary=True) "

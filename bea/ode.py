@@ -188,7 +188,7 @@ def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool):
 def derive_concrete(spec: OptimizerSpec, loss, variables: tuple, order: int, stationary: bool):
     calculus = ConcreteCalculus(loss, variables)
     derivation = engine.derive(spec, calculus, order, stationary)
-    return [sp.Matrix(calculus.output(F[S.theta])).xreplace(derivation.powers) for F in derivation.fields]
+    return [sp.Matrix(calculus.output(F[S.theta], derivation.powers)) for F in derivation.fields]
 
 
 def check_order(order) -> int:
@@ -239,5 +239,5 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
     if variables is None:
         raise BeaError("a concrete loss needs its variables, e.g. modified_ode('gd', E, [x, y])")
     loss, variables = check_loss(loss, variables)
-    terms = [F.xreplace(values) for F in derive_concrete(spec, loss, variables, order, stationary)]
+    terms = derive_concrete(spec.substitute(values), loss, variables, order, stationary)  # numbers first: smaller
     return ModifiedODE(spec, values, terms, order, h_value, stationary, loss, variables)

@@ -202,6 +202,47 @@ def from_sympy(expr) -> se.Basic:
     return out
 
 
+def to_sympy(expr, symbols: dict, memo: dict | None = None):
+    """A SymEngine expression back in SymPy, walking shared subtrees once (a large field is a
+    DAG far smaller than its tree); ``symbols`` maps names to the SymPy symbols to use."""
+    import sympy as sp
+
+    memo = {} if memo is None else memo
+    stack = [expr]
+    while stack:
+        e = stack[-1]
+        if e in memo:
+            stack.pop()
+            continue
+        if e.is_Symbol:
+            memo[e] = symbols.get(e.name) or sp.Symbol(e.name)
+        elif e.is_Number or not e.args:
+            memo[e] = sp.sympify(e)
+        else:
+            todo = [a for a in e.args if a not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            args = [memo[a] for a in e.args]
+            memo[e] = sp.Add(*args) if e.is_Add else sp.Mul(*args) if e.is_Mul else sp.Pow(*args) if e.is_Pow \
+                else _head(type(e))(*args)
+        stack.pop()
+    return memo[expr]
+
+
+_HEADS = {}
+
+
+def _head(kind):
+    """The SymPy function for a SymEngine function type (sin → sympy.sin, …)."""
+    if kind not in _HEADS:
+        import sympy as sp
+
+        probe = se.Symbol("_probe")
+        _HEADS[kind] = sp.sympify(kind(probe)).func
+    return _HEADS[kind]
+
+
 def show(expr) -> str:
     """Readable text with nodes spelled out (for doctests and debugging)."""
     def spell(e):
