@@ -97,8 +97,8 @@ def _derive_batches(args, params):
     if args.reshuffled:
         mean = batch.reshuffled()
         print("\nrandom reshuffling each epoch: the expected epoch follows F̄ = (1/k) Σ_r F^(r)")
-        for i, (F, V) in enumerate(zip(mean.terms, mean.potentials)):
-            print(f"  F̄{i} = {list(F)}" + (f" = −∇({V})" if V is not None else " (not a gradient)"))
+        for i, (F, V, why) in enumerate(zip(mean.terms, mean.potentials, mean.reasons)):
+            print(f"  F̄{i} = {list(F)}" + (f" = −∇({V})" if V is not None else f" ({why})"))
 
 
 def cmd_verify(args):

@@ -142,21 +142,3 @@ class ConcreteCalculus:
             value = [e.xreplace(sub) for e in value]
         memo = {}
         return [trees.to_sympy(e, self.names, memo) for e in value]
-
-
-def potential(field, variables):
-    """V with ∇V = ``field`` (a column over ``variables``), or None when the field is not a gradient.
-
-    A field is a gradient iff its Jacobian is symmetric; V is then built coordinate by
-    coordinate, V = ∫F₁dx₁ + ∫(F₂ − ∂₂V)dx₂ + …, and checked by differentiation.
-    """
-    F, xs = sp.Matrix(field), list(variables)
-    J = F.jacobian(xs)
-    if any(sp.simplify(J[i, j] - J[j, i]) != 0 for i in range(len(xs)) for j in range(i)):
-        return None
-    V = sp.S.Zero
-    for i, x in enumerate(xs):
-        V += sp.integrate(sp.simplify(F[i] - sp.diff(V, x)), x)
-    if V.has(sp.Integral) or any(sp.simplify(sp.diff(V, x) - Fi) != 0 for x, Fi in zip(xs, F)):
-        return None
-    return sp.simplify(V)

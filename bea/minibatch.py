@@ -33,12 +33,14 @@ import symengine as se
 
 from . import engine
 from . import symbols as S
-from .concrete import ConcreteCalculus, check_loss, gradient_function, potential
+from . import potential
+from .concrete import ConcreteCalculus, check_loss, gradient_function
 from .errors import BeaError
 from .iterate import check_start, check_steps, run
 from .moments import stationary_limit
-from .ode import check_order, step_index
+from .ode import check_order, derive_abstract, step_index
 from .optimizers import build
+from .recognize import preconditioner, recognize
 from .spec import check_value
 
 
@@ -122,9 +124,24 @@ class BatchODE:
         if self.order > 1:
             raise BeaError("the reshuffled expectation holds to order 1: at h² the averaged commutators "
                            "of the batch fields no longer vanish")
-        terms = [sp.simplify(sum((Fs[i] for Fs in self.terms), sp.zeros(len(self.variables), 1)) / self.batches)
+        terms = [sp.expand(sum((Fs[i] for Fs in self.terms), sp.zeros(len(self.variables), 1)) / self.batches)
                  for i in range(self.order + 1)]
-        return Reshuffled(self, terms, [potential(-F, self.variables) for F in terms])
+        found = [potential.find(F, self.variables, [c]) for F, c in zip(terms, self._candidates())]
+        return Reshuffled(self, terms, [f.expr for f in found], [f.reason for f in found])
+
+    def _candidates(self):
+        """Mean potentials from each batch's recognized field (F₀ = −∇E_r, F_i = −∇(Σ c_k Ψ_k(E_r)))."""
+        fields = [F.xreplace(self.values) for F in derive_abstract(self.spec, self.order, self.stationary)]
+        if preconditioner(fields[0]) != 1:
+            return [None] * len(fields)
+        out = [sp.Add(*self.losses) / self.batches]
+        for rec in recognize(fields):
+            if not rec.is_gradient or rec.preconditioner != 1:
+                out.append(None)
+                continue
+            out.append(sp.Add(*(p.coefficient * sum(p.functional.psi.subs(S.g, sp.diff(E, x)) for x in self.variables)
+                                for p in rec.parts for E in self.losses)) / self.batches)
+        return out
 
     def pretty(self) -> str:
         lines = [f"{self.spec.title} on {self.batches} mini-batch losses in cyclic order; order {self.order} in h",
@@ -142,6 +159,7 @@ class Reshuffled:
     cyclic: BatchODE
     terms: list
     potentials: list
+    reasons: list   # how each potential was found, or why there is none
 
     @property
     def regularizer(self):

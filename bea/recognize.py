@@ -17,6 +17,9 @@ import sympy as sp
 
 from . import symbols as S
 from .abstract import DE, collect, factor_if_cheap, signs_as_ratios
+from .limits import TimeLimit, time_limit
+
+INTEGRATION_SECONDS = 5.0  # for ψ with ψ' = u when u is not a known functional's derivative
 
 #: Functionals Σ_j ψ(∂_jE) with names users know.
 KNOWN = [
@@ -85,8 +88,12 @@ def functional(u):
         ratio = sp.simplify(signs_as_ratios(u / sp.diff(known, S.g)))
         if not ratio.has(S.g):
             return ratio, Functional(known, name, latex)
-    psi = sp.integrate(u, S.g)  # not a known functional: name ψ itself
-    if psi.has(sp.Integral) or sp.simplify(sp.diff(psi, S.g) - u) != 0:
+    try:  # not a known functional: name ψ itself, if an antiderivative is found in bounded time
+        with time_limit(INTEGRATION_SECONDS):
+            psi = sp.integrate(u, S.g)
+            if psi.has(sp.Integral) or sp.simplify(sp.diff(psi, S.g) - u) != 0:
+                return None
+    except TimeLimit:
         return None
     return sp.S.One, Functional(psi, f"Σ_j ψ(∂_jE) with ψ(g) = {psi}",
                                 rf"\sum_j \psi(\partial_j E),\ \psi(g) = {sp.latex(psi)}")
