@@ -11,12 +11,13 @@ two successive extrapolations agree to 10^(5−dps).
 from __future__ import annotations
 
 import mpmath
+import numpy as np
 import sympy as sp
 
 from . import symbols as S
 from .concrete import gradient_function
 from .errors import BeaError
-from .iterate import _prepared
+from .iterate import Program, _prepared
 from .spec import exact
 
 
@@ -31,19 +32,13 @@ def iterate_mp(optimizer, loss, variables, theta0, steps: int, h, dps: int = 40,
     with mpmath.workdps(dps):
         spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
         grad = gradient_function(loss, variables, modules="mpmath")
-        local = [S.g, S.theta, S.n]
-        inputs = [sp.lambdify(local, st.input, modules="mpmath") for st in spec.states]
-        coeffs = [(_mpf(st.decay), _mpf(st.scale)) for st in spec.states]
-        step = sp.lambdify([*(st.symbol for st in spec.states), *local], spec.step, modules="mpmath")
-        hm = _mpf(h)
-        theta = [_mpf(t) for t in theta0]
-        states = [[mpmath.mpf(0)] * len(theta) for _ in spec.states]
-        out = [list(theta)]
+        program = Program(spec.substitute({}), _mpf(h), "mpmath")
+        theta = np.array([_mpf(t) for t in theta0], dtype=object)
+        old = {sym: np.array([mpmath.mpf(0)] * len(theta), dtype=object) for sym in program.states}
+        recorded, out = {}, [list(theta)]
         for n in range(steps):
-            g = grad(theta)
-            states = [[a * s + b * u(gj, tj, n) for s, gj, tj in zip(state, g, theta)]
-                      for state, (a, b), u in zip(states, coeffs, inputs)]
-            theta = [tj - hm * step(*(state[j] for state in states), g[j], tj, n) for j, tj in enumerate(theta)]
+            theta, old, recorded = program.advance(lambda n, point: np.array(grad(list(point)), dtype=object), n,
+                                                   theta, old, recorded)
             out.append(list(theta))
         return out
 
