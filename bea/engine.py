@@ -135,7 +135,7 @@ class Derivation:
             c = weights(r)
             if c == 0:
                 continue
-            c = self.calc.const((-1) ** r * c / math.factorial(r))
+            c = self.calc.const(sp.sympify(c) * sp.Rational((-1) ** r, math.factorial(r)))
             for q in range(k - r + 1):
                 seed = series[q]
                 if not _is_zero(seed):
@@ -172,7 +172,10 @@ class Derivation:
         """A placeholder symbol standing for Grad/Prev/CoordSum of ``inner``, with its series."""
         key = (kind, inner, own)
         if key not in self._constructs:
-            if kind is S.Grad:
+            if kind is S.Prev and inner in self.plan.slow_symbols:  # a slow state's old value is its variable
+                var = self.generator[inner]
+                series = Series(None, lambda k: var if k == 0 else self.zero)
+            elif kind is S.Grad:
                 series = self._gradient_at(self.quantity(inner - S.theta, own))
             else:
                 arg = self.quantity(inner, own)

@@ -2,15 +2,20 @@
 
 An optimizer with memory is written as linear state recursions started at zero,
 
-    s_{n+1} = a · s_n + b · u(g_n, θ_n),      s_0 = 0,
+    s_{n+1} = a · s_n + b · u,      s_0 = 0,
 
-and a coordinatewise step
+and a step
 
-    θ_{n+1} = θ_n − h · φ(s_{n+1}, g_n, θ_n, n),
+    θ_{n+1} = θ_n − h · φ,
 
-where g_n = ∇E(θ_n) and everything acts coordinate by coordinate.  Unrolled,
-s_{n+1} = b Σ_{k=0}^{n} a^k u(θ_{n-k}); bias correction is simply a factor in φ
-that depends on n.  Adding an optimizer means writing one of these.
+where u and φ are expressions, coordinate by coordinate, in g_n = ∇E(θ_n), θ_n, n, t = nh, h,
+the hyperparameters, the states (a state's symbol is its new value; states may feed each other
+in any acyclic order), and the constructs of :mod:`bea.symbols`: ``Grad(theta + u)`` (the
+gradient at another point), ``Prev(q)`` (q at the previous step, e.g. g_{n−1} or a state's old
+value) and ``CoordSum(q)`` (Σ_j q_j, e.g. ‖g‖²).  Unrolled, s_{n+1} = b Σ_{k=0}^{n} a^k u_{n-k};
+bias correction is a factor in φ that depends on n; a decay that tends to 1 like n/(n+1) makes
+the state a variable of the modified equation (see :mod:`bea.plan`).  Adding an optimizer means
+writing one of these.
 """
 from __future__ import annotations
 
@@ -63,22 +68,15 @@ class OptimizerSpec:
     options: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
-        allowed = {S.g, S.theta, S.n} | {st.symbol for st in self.states}
+        allowed = {S.g, S.theta, S.n, S.t, S.h, S.player} | {st.symbol for st in self.states}
         allowed |= {hp.symbol for hp in self.hyperparameters}
-        stray = sp.sympify(self.step).free_symbols - allowed
-        if stray:
-            raise BeaError(
-                f"optimizer {self.name!r}: its step uses {sorted(map(str, stray))}, "
-                "which are neither states, hyperparameters, g, theta nor n"
-            )
-        for st in self.states:
-            stray = (sp.sympify(st.input).free_symbols | sp.sympify(st.decay).free_symbols
-                     | sp.sympify(st.scale).free_symbols) - allowed
-            if stray or st.input.has(S.n):
+        for where, expr in [("its step", self.step)] + [(f"state {st.symbol}", e) for st in self.states
+                                                        for e in (st.decay, st.input, st.scale)]:
+            stray = sp.sympify(expr).free_symbols - allowed
+            if stray:
                 raise BeaError(
-                    f"optimizer {self.name!r}: state {st.symbol} must be built from g, theta "
-                    f"and hyperparameters (n-free); it uses {sorted(map(str, stray | ({S.n} & st.input.free_symbols)))}"
-                )
+                    f"optimizer {self.name!r}: {where} uses {sorted(map(str, stray))}, which are neither states, "
+                    "hyperparameters, g, theta, n, t, h nor player")
 
     def never_forgets(self, values: dict | None = None) -> bool:
         """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted."""

@@ -21,6 +21,7 @@ theta = sp.Symbol("theta", real=True)
 n = sp.Symbol("n", integer=True, nonnegative=True)
 h = sp.Symbol("h", positive=True)
 t = sp.Symbol("t", nonnegative=True)
+player = sp.Symbol("player", nonnegative=True)  # games: 1 on the first player's coordinates, 0 elsewhere
 
 beta = sp.Symbol("beta", nonnegative=True)
 rho = sp.Symbol("rho", nonnegative=True)
