@@ -1,7 +1,9 @@
 """The command line, as a user runs it."""
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +76,23 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "bea.cli", "derive", "gd", "--format", "json"],
                           capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout)["optimizer"] == "gd"
+
+
+def test_python_m_bea_is_the_bea_command():
+    """`python -m bea` prints what the installed `bea` script prints, errors and exit codes included."""
+    script = shutil.which("bea", path=str(Path(sys.executable).parent)) or shutil.which("bea")
+    if script is None:
+        pytest.skip("the bea console script is not installed (pip install -e .)")
+    runs = {}
+    for argv in (["derive", "gd", "--order", "2"], ["derive", "adam", "--param", "beta=1.2"], ["--help"]):
+        module = subprocess.run([sys.executable, "-m", "bea", *argv], capture_output=True, text=True, timeout=300)
+        command = subprocess.run([script, *argv], capture_output=True, text=True, timeout=300)
+        assert (module.returncode, module.stdout, module.stderr) == (command.returncode, command.stdout,
+                                                                     command.stderr), argv
+        runs[argv[-1]] = module
+    assert runs["2"].returncode == 0 and "F₂ = " in runs["2"].stdout
+    assert runs["beta=1.2"].returncode == 2 and runs["beta=1.2"].stderr.startswith("bea: error: beta must be in")
+    assert runs["--help"].stdout.startswith("usage: bea ")  # not "usage: __main__.py"
 
 
 def test_output_into_a_pipe_closed_early_is_not_an_error():
