@@ -52,6 +52,19 @@ def test_derive_json_and_latex(capsys):
     assert out.startswith("\\begin{align*}") and "\\nabla^{2}E" in out
 
 
+def test_latex_shows_the_recognized_form_and_its_regimes(capsys):
+    _, gd, _ = run(capsys, "derive", "gd", "--format", "latex")
+    assert r"\tilde E &= E + h \left(\frac{1}{4} \|\nabla E\|_2^2\right)" in gd
+    _, adam, _ = run(capsys, "derive", "adam", "--format", "latex")
+    recognized = adam.split("% recognized")[1]
+    assert r"F_{1} &= -P \odot c \odot \nabla \|\nabla E\|_{1,\varepsilon}" in recognized
+    assert r"\sqrt{\varepsilon} \ll |\partial_j E|" in recognized and r"\sqrt{\varepsilon} \gg |\partial_j E|" in recognized
+    assert r"\text{anti-penalized when } \left(\beta - \rho\right) < 0" in recognized
+    math = recognized.replace(r"\text{(early training, small ε)}", "").replace(r"\text{(late training, large ε)}", "")
+    assert not set("‖∇√≪≫²₁") & set(math) and "epsilon" not in adam.replace(r"\varepsilon", "")  # all LaTeX
+    assert adam.count("{") == adam.count("}") and adam.count(r"\begin{align*}") == 2
+
+
 def test_derive_concrete_loss_and_step(capsys):
     code, out, _ = run(capsys, "derive", "adam", "--loss", "(x*y-1)**2/2", "--vars", "x,y", "--step", "0",
                        "--param", "eps=0.1")
