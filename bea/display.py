@@ -205,7 +205,8 @@ def recognition_latex(ode) -> list[str]:
             rows.append(rf"&\quad \text{{plus terms not of that form: }} {_tex(rec.rest, ode)}")
         for p in rec.parts:
             for rg in regimes(p, _domains(ode)):
-                rows.append(rf"&{_tex_name(rg.name)}: \quad c \to {_tex(rg.coefficient)}: \quad {_tex_verdict(rg)}")
+                rows.append(rf"&{_tex_name(rg.name)}: \quad c \to {_tex(rg.coefficient)}:")
+                rows.append(rf"&\qquad {_tex_verdict(rg)}")
     return rows
 
 
