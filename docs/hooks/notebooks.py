@@ -48,9 +48,10 @@ def page(script: Path) -> tuple[str, dict]:
     body, resources = MarkdownExporter().from_notebook_node(
         notebook, resources={"output_files_dir": f"{script.stem}_files", "unique_key": script.stem})
     log.info("executed derivations/%s in %.1f s", script.name, time.perf_counter() - start)
-    source = (f"*This page is [`derivations/{script.name}`]({script.name}), a jupytext notebook, executed when "
-              f"the site was built. Run it with `python derivations/{script.name}` or open it as a notebook with "
-              f"`jupytext --to notebook derivations/{script.name}`.*\n\n")
+    source = (f"!!! note \"A notebook, executed when this site was built\"\n"
+              f"    This page is [`derivations/{script.name}`]({script.name}), a jupytext script. Run it with "
+              f"`python derivations/{script.name}` or open it as a notebook with "
+              f"`jupytext --to notebook derivations/{script.name}`.\n\n")
     body = MATH_OUTPUT.sub(lambda m: "$$\n" + m.group(1) + "\n$$", body)
     return _after_title(body, source), resources.get("outputs", {})
 
