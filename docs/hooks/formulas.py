@@ -53,7 +53,7 @@ def formula(command: str, select: str | None) -> str:
     for row in blocks[-1].splitlines():
         if row.startswith(select + " &"):
             # inline, possibly inside a Markdown table: no bare | (it would end the cell)
-            tex = row.rstrip(" \\").replace(" &", "", 1).replace(r"\|", r"\Vert ").replace("|", r"\vert ")
+            tex = row.rstrip(" \\").replace("&", "", 1).replace(r"\|", r"\Vert ").replace("|", r"\vert ")
             return rf"\({tex}\)"
     raise PluginError(f"{command!r}: no row {select} in its last block")
 

@@ -52,8 +52,12 @@ def page(script: Path) -> tuple[str, dict]:
               f"    This page is [`derivations/{script.name}`]({script.name}), a jupytext script. Run it with "
               f"`python derivations/{script.name}` or open it as a notebook with "
               f"`jupytext --to notebook derivations/{script.name}`.\n\n")
-    body = MATH_OUTPUT.sub(lambda m: "$$\n" + m.group(1) + "\n$$", body)
-    return _after_title(body, source), resources.get("outputs", {})
+    return _after_title(display_math(body), source), resources.get("outputs", {})
+
+
+def display_math(markdown: str) -> str:
+    """IPython.display.Math outputs ($\\displaystyle …$ alone on a line) as display math ($$ … $$)."""
+    return MATH_OUTPUT.sub(lambda m: "$$\n" + m.group(1) + "\n$$", markdown)
 
 
 def _after_title(markdown: str, text: str) -> str:
