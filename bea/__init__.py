@@ -10,10 +10,11 @@ from .minibatch import cyclic_ode, iterate_batches
 from .spec_file import load_spec
 from .ode import ModifiedODE, modified_ode
 from .optimizers import REGISTRY
+from .registry import Example, register, registered
 from .spec import Hyper, OptimizerSpec, State
 
 __all__ = [
-    "BeaError", "Hyper", "ModifiedODE", "OptimizerSpec", "REGISTRY", "State",
+    "BeaError", "Example", "Hyper", "ModifiedODE", "OptimizerSpec", "REGISTRY", "State",
     "cyclic_ode", "fitted_slope", "global_error", "integrate", "iterate", "iterate_batches", "load_spec",
-    "modified_ode",
+    "modified_ode", "register", "registered",
 ]
