@@ -104,6 +104,7 @@ def _derive_batches(args, params):
 
 def cmd_verify(args):
     from . import losses, verify
+    from .integrate import step_sizes
     from .ode import check_order
 
     check_order(args.order)
@@ -122,7 +123,7 @@ def cmd_verify(args):
         raise BeaError(f"--theta0 needs {len(variables)} comma-separated numbers")
     if args.levels < 2:
         raise BeaError("--levels must be >= 2")
-    hs = [args.h_max / 2**k for k in range(args.levels)]
+    hs = step_sizes(args.h_max, args.levels)
     out = Path(args.out or f"runs/verify/{label}_{args.loss if not args.loss_expr else 'user'}")
     result = verify.study(optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
                           loss_name=name, cache=out / "cache.json", precision=args.precision, **params)

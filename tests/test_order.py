@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 import bea
 from bea import losses as library
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
 from bea.registry import cases
+from bea.verify import trajectory_error
 from conftest import X2
 
-HS = [0.01, 0.005, 0.0025, 0.00125]
+HS = step_sizes(0.01, 4)
 T = 0.25
 
 
@@ -59,39 +60,33 @@ def losses():
     return build()
 
 
-def error_at(case, loss, variables, order, theta0, h):
-    ode = bea.modified_ode(case.name, loss, variables, order=order, h=h, **case.params)
-    steps = int(round(T / h))
-    iterates = bea.iterate(case.name, loss, variables, theta0, steps, h, **case.params)
-    return global_error(iterates, integrate(ode, theta0, steps)), ode
-
-
 def slope_check(case, order, loss, variables, theta0, tol=0.2, max_halvings=2):
-    """Fit the slope over the three smallest steps; halve h (at most twice) until that fit is
-    in the asymptotic regime (within ``tol`` of the declared order) or the halvings run out."""
-    hs = list(HS)
-    errs, odes = zip(*(error_at(case, loss, variables, order, theta0, h) for h in hs))
-    errs, ode = list(errs), odes[-1]
+    """(errors over HS, the declared global order q): halve h (at most twice) until the fit over
+    the three smallest steps is in the asymptotic regime (within ``tol`` of q) or the halvings run out."""
+    q = bea.modified_ode(case.name, loss, variables, order=order, h=HS[-1], **case.params).global_order
+    assert q is not None
+
+    def error(h):
+        return trajectory_error(case.name, loss, variables, theta0, h, order, T, **case.params)
+
+    sweep = error_slope(error, HS)
     for _ in range(max_halvings):
-        if max(errs) < 1e-11 or abs(fitted_slope(hs[-3:], errs[-3:]) - ode.global_order) <= tol:
+        if max(sweep.errors) < 1e-11 or abs(sweep.last(3).slope - q) <= tol:
             break
-        hs.append(hs[-1] / 2)
-        errs.append(error_at(case, loss, variables, order, theta0, hs[-1])[0])
-    return hs, errs, ode
+        sweep = sweep.halved(error)
+    return sweep, q
 
 
 def check_slope(case, order, loss, variables, theta0):
-    hs, errs, ode = slope_check(case, order, loss, variables, theta0)
-    if max(errs) < 1e-11:  # the correction vanishes identically on this loss (nothing to measure)
+    sweep, q = slope_check(case, order, loss, variables, theta0)
+    if max(sweep.errors) < 1e-11:  # the correction vanishes identically on this loss (nothing to measure)
         return
-    q = ode.global_order
-    assert q is not None
-    slope = fitted_slope(hs[-3:], errs[-3:])
+    slope = sweep.last(3).slope
     if q == order + 1:
-        assert slope == pytest.approx(q, abs=0.2), (hs, errs)
+        assert slope == pytest.approx(q, abs=0.2), str(sweep)
     else:  # capped by an n-dependent term: its O(h^q) transient error can have a small constant, so the
         # slope approaches q from above (between q and p + 1) until h is very small; it must not fall below q
-        assert q - 0.2 <= slope <= order + 1.2, (hs, errs)
+        assert q - 0.2 <= slope <= order + 1.2, str(sweep)
 
 
 NO_SHRINK = [Phase.explicit, Phase.generate]  # each example is a full slope fit: report it, do not shrink
@@ -132,13 +127,13 @@ def test_global_error_slope_on_the_example_loss(case, order):
 def test_first_step_local_error(case, order):
     """|θ₁ − θ̃(h)| = O(h^{p+2}): the field on the first interval is right to order p."""
     loss, variables, theta0 = problem(case)
-    hs = [0.04, 0.02, 0.01, 0.005]
-    errs = []
-    for h in hs:
-        ode = bea.modified_ode(case.name, loss, variables, order=order, h=h, **case.params)
-        errs.append(global_error(bea.iterate(case.name, loss, variables, theta0, 1, h, **case.params),
-                                 integrate(ode, theta0, 1)))
-    assert fitted_slope(hs, errs) == pytest.approx(order + 2, abs=0.2), errs
+    sweep = error_slope(lambda h: steps_error(case, loss, variables, theta0, h, order, 1), step_sizes(0.04, 4))
+    assert sweep.slope == pytest.approx(order + 2, abs=0.2), str(sweep)
+
+
+def steps_error(case, loss, variables, theta0, h, order, steps):
+    """The error after a fixed number of steps (not a fixed horizon)."""
+    return trajectory_error(case.name, loss, variables, theta0, h, order, T=steps * h, **case.params)
 
 
 @pytest.mark.slow
@@ -147,10 +142,8 @@ def test_higher_order_slope(case, order):
     """Orders beyond the fast suite, on the example's fixed loss: GD at order 3 is O(h⁴); with bias
     correction heavy ball's F₁ depends on n, which caps its global order at 3; without it, RMSProp's
     and Adam's F₀ depends on n, which caps theirs at 2."""
-    loss, variables, theta0 = problem(case)
-    hs, errs, ode = slope_check(case, order, loss, variables, theta0, tol=0.25)
-    assert ode.global_order is not None
-    assert fitted_slope(hs[-3:], errs[-3:]) == pytest.approx(ode.global_order, abs=0.25), (hs, errs)
+    sweep, q = slope_check(case, order, *problem(case), tol=0.25)
+    assert sweep.last(3).slope == pytest.approx(q, abs=0.25), str(sweep)
 
 
 STATIONARY = [(case, order) for case in WITH_MEMORY for order in (1, 2)]
@@ -162,13 +155,9 @@ def test_stationary_field_tracks_the_iterates_after_the_transient(case, order):
     the iterates follow the n → ∞ field to O(h^{p+1}): the stationary result is right at every order,
     also where the leading field depends on n (no bias correction)."""
     loss, variables, theta0 = problem(case)
-    errs = []
-    for h in HS:
-        burn_in, steps = int(round(1.0 / h)), int(round(T / h))
-        iterates = bea.iterate(case.name, loss, variables, theta0, burn_in + steps, h, **case.params)[burn_in:]
-        ode = bea.modified_ode(case.name, loss, variables, order=order, h=h, stationary=True, **case.params)
-        errs.append(global_error(iterates, integrate(ode, iterates[0], steps)))
-    assert fitted_slope(HS[1:], errs[1:]) == pytest.approx(order + 1, abs=0.2), errs
+    sweep = error_slope(lambda h: trajectory_error(case.name, loss, variables, theta0, h, order, T, burn_in=1.0,
+                                                   stationary=True, **case.params), HS)
+    assert sweep.last(3).slope == pytest.approx(order + 1, abs=0.2), str(sweep)
 
 
 @pytest.mark.parametrize("case,order", ACCUMULATING, ids=case_ids(ACCUMULATING))
@@ -176,10 +165,7 @@ def test_accumulator_order_over_a_fixed_number_of_steps(case, order):
     """A state that never forgets (AdaGrad's accumulator): no fixed-horizon order, but the field matches
     N fixed steps to O(h^{p+2}) as h → 0."""
     loss, variables, theta0 = problem(case)
-    hs, errs = [0.02, 0.01, 0.005, 0.0025], []
-    for h in hs:
-        ode = bea.modified_ode(case.name, loss, variables, order=order, h=h, **case.params)
-        assert ode.global_order is None and ode.accumulates
-        errs.append(global_error(bea.iterate(case.name, loss, variables, theta0, 10, h, **case.params),
-                                 integrate(ode, theta0, 10)))
-    assert fitted_slope(hs, errs) == pytest.approx(order + 2, abs=0.15), errs
+    ode = bea.modified_ode(case.name, loss, variables, order=order, h=0.01, **case.params)
+    assert ode.global_order is None and ode.accumulates
+    sweep = error_slope(lambda h: steps_error(case, loss, variables, theta0, h, order, 10), step_sizes(0.02, 4))
+    assert sweep.slope == pytest.approx(order + 2, abs=0.15), str(sweep)
