@@ -23,7 +23,8 @@ import sympy as sp
 from IPython.display import Math, display
 
 import bea
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
+from bea.verify import trajectory_error
 
 beta = sp.Symbol("beta", nonnegative=True)
 for name in ["heavy_ball", "nesterov"]:
@@ -52,14 +53,9 @@ assert sp.simplify(ratio - (1 + beta) / (1 - beta)) == 0
 BETA = 0.7
 x, y = sp.symbols("x y", real=True)
 E = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
-hs, errs = [0.01, 0.005, 0.0025], {0: [], 1: []}
-for h in hs:
-    burn, steps = int(1.5 / h), int(0.25 / h)
-    run = bea.iterate("heavy_ball", E, [x, y], [0.3, 1.2], burn + steps, h, beta=BETA)[burn:]
-    for p in (0, 1):
-        ode = bea.modified_ode("heavy_ball", E, [x, y], order=p, h=h, stationary=True, beta=BETA)
-        errs[p].append(global_error(run, integrate(ode, run[0], steps)))
-print({p: [f"{e:.2e}" for e in v] for p, v in errs.items()})
-slopes = {p: fitted_slope(hs, v) for p, v in errs.items()}
-print("slopes:", slopes)
-assert abs(slopes[0] - 1) < 0.2 and abs(slopes[1] - 2) < 0.2
+sweeps = {p: error_slope(lambda h: trajectory_error("heavy_ball", E, [x, y], [0.3, 1.2], h, p, T=0.25, burn_in=1.5,
+                                                    stationary=True, beta=BETA), step_sizes(0.01, 3))
+          for p in (0, 1)}
+for p, sweep in sweeps.items():
+    print(f"order {p}: {sweep}")
+assert abs(sweeps[0].slope - 1) < 0.2 and abs(sweeps[1].slope - 2) < 0.2

@@ -23,7 +23,8 @@ from IPython.display import Math, display
 
 import bea
 from bea import symbols as S
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
+from bea.verify import trajectory_error
 
 finite = bea.modified_ode("adam", order=1)  # finite n: the bias-correction terms are there
 display(Math(r"F_1^{(n)} = " + sp.latex(finite.terms[1])))
@@ -76,10 +77,8 @@ x, y = sp.symbols("x y", real=True)
 E = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
 h = 0.01
 for RHO in (0.5, 0.9, 0.99):
-    burn, steps = int(round(8 / (1 - RHO))), 50
-    run = bea.iterate("adam", E, [x, y], [0.3, 1.2], burn + steps, h, beta=0.5, rho=RHO, eps=0.1)[burn:]
-    errs = [global_error(run, integrate(bea.modified_ode("adam", E, [x, y], order=p, h=h, stationary=True,
-                                                          beta=0.5, rho=RHO, eps=0.1), run[0], steps)) for p in (0, 1)]
+    errs = [trajectory_error("adam", E, [x, y], [0.3, 1.2], h, p, T=50 * h, burn_in=h * round(8 / (1 - RHO)),
+                             stationary=True, beta=0.5, rho=RHO, eps=0.1) for p in (0, 1)]
     print(f"ρ = {RHO}: h/(1−ρ) = {h / (1 - RHO):.2f}; error order 0 {errs[0]:.2e}, order 1 {errs[1]:.2e}, "
           f"gain ×{errs[0] / errs[1]:.1f}")
 
@@ -88,11 +87,8 @@ for RHO in (0.5, 0.9, 0.99):
 # finite-$n$ order-1 field tracks Adam with error $O(h^2)$.
 
 # %%
-hs, errs = [0.01, 0.005, 0.0025], []
-for h in hs:
-    steps = int(0.25 / h)
-    ode = bea.modified_ode("adam", E, [x, y], order=1, h=h, beta=0.5, rho=0.6, eps=0.1)
-    errs.append(global_error(bea.iterate("adam", E, [x, y], [0.3, 1.2], steps, h, beta=0.5, rho=0.6, eps=0.1),
-                             integrate(ode, [0.3, 1.2], steps)))
-print("slope:", fitted_slope(hs, errs), "declared:", ode.global_order)
-assert abs(fitted_slope(hs, errs) - ode.global_order) < 0.2
+sweep = error_slope(lambda h: trajectory_error("adam", E, [x, y], [0.3, 1.2], h, 1, T=0.25, beta=0.5, rho=0.6,
+                                               eps=0.1), step_sizes(0.01, 3))
+declared = bea.modified_ode("adam", E, [x, y], order=1, h=0.01, beta=0.5, rho=0.6, eps=0.1).global_order
+print(sweep, "declared:", declared)
+assert abs(sweep.slope - declared) < 0.2

@@ -19,7 +19,8 @@ import sympy as sp
 from IPython.display import Math, display
 
 import bea
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
+from bea.verify import trajectory_error
 
 x, y = sp.symbols("x y", real=True)
 batches = [(x - 1) ** 2 / 2 + y**2 / 4, (x + 1) ** 2 / 2 + (y - x) ** 2 / 2, x**4 / 4 + y**2]
@@ -49,11 +50,7 @@ print("matches (h/4k) Σ ‖∇E_k‖² up to a constant")
 
 # %%
 params = dict(beta=0.5, rho=0.6, eps=0.1)
-hs, errs = [0.01, 0.005, 0.0025], []
-for h in hs:
-    ode = bea.cyclic_ode("adam", batches, [x, y], order=1, h=h, **params)
-    burn, steps = 3 * int(0.5 / h), 3 * int(0.1 / h)
-    run = bea.iterate_batches("adam", batches, [x, y], [0.3, -0.4], burn + steps, h, **params)[burn:]
-    errs.append(global_error(run, integrate(ode, run[0], steps)))
-print("errors:", [f"{e:.2e}" for e in errs], "slope:", round(fitted_slope(hs, errs), 2))
-assert abs(fitted_slope(hs, errs) - 2) < 0.2
+sweep = error_slope(lambda h: trajectory_error("adam", batches, [x, y], [0.3, -0.4], h, 1, T=0.3, burn_in=1.5,
+                                               stationary=True, **params), step_sizes(0.01, 3))
+print(sweep)
+assert abs(sweep.slope - 2) < 0.2
