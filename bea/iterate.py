@@ -11,8 +11,9 @@ import numpy as np
 import sympy as sp
 
 from . import symbols as S
-from .concrete import check_loss, gradient_function
+from .concrete import check_loss
 from .errors import BeaError
+from .numeric import function, gradient_function
 from .optimizers import build
 from .spec import check_value
 
@@ -92,7 +93,7 @@ class Program:
             replace[node] = self._made[key]
         body = expr.xreplace(replace)
         names = sorted(body.free_symbols, key=str)
-        fn = sp.lambdify(names, body, modules=self.modules)
+        fn = function(names, body, self.modules)
         if self.modules == "mpmath":
             fn = np.frompyfunc(fn, len(names), 1) if names else fn
         return names, fn

@@ -40,7 +40,10 @@ TARGETS = [
     ("adam order 3 concrete 3-D, finite n", "adam", 3, 3, False),
     ("adam order 4 concrete 2-D, finite n", "adam", 4, 2, False),
 ]
-FAMILIES = ["gd", "heavy_ball", "nesterov", "rmsprop", "adam", "adamw", "nadam", "signum", "lion"]
+sys.path.insert(0, str(ROOT))
+from bea.optimizers import REGISTRY  # noqa: E402  (the working tree's registry: every family it derives)
+
+FAMILIES = [name for name, entry in REGISTRY.items() if not entry().never_forgets()]
 
 CHILD = r"""
 import json, sys, time
