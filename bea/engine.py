@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 import sympy as sp
+import symengine as se
 
 from . import symbols as S
 from .errors import BeaError
@@ -87,10 +88,14 @@ class Derivation:
         self._quantities = {}
         self._constructs = {}
         self._placeholder = {}   # symbol standing for a construct -> its Series
+        self._value0 = {}        # that symbol -> its h⁰ value in the spec's vocabulary
         self._powers = {}
         self._derivatives = {}
         self.h = Series(sp.S.Zero, lambda k: calculus.const(1 if k == 1 else 0))
         self.powers = {}          # symbol P_a standing for a**n -> a**n (restored in the output)
+        self.bases = {}           # P_a -> a
+        self.first_step = sp.Symbol("_first", nonnegative=True)  # 0**n: 1 on the first interval, else 0
+        self.frozen_transient = False  # a state's input is not polynomial in an upstream transient
         self.plan.step = self.symbolic_powers(self.plan.step)
 
     def symbolic_powers(self, expr):
@@ -99,17 +104,28 @@ class Derivation:
             c, k = sp.Poly(e.exp, S.n).all_coeffs() if sp.Poly(e.exp, S.n).degree() == 1 else (None, None)
             if c is None or not c.is_Integer:
                 return e
-            return self.power_symbol(e.base) ** c * e.base**k
+            base = e.base
+            if base.is_number and base > 1:  # SymPy writes (1/2)**n as 2**(-n): use the decay itself
+                base, c, k = 1 / base, -c, -k
+            return self.power_symbol(base) ** c * base**k
 
         return sp.sympify(expr).replace(lambda e: e.is_Pow and e.exp.has(S.n) and not e.base.has(S.n), power)
 
+    @property
+    def restore(self) -> dict:
+        """The symbols standing for a^n and 0^n, with what they stand for (for the output)."""
+        return {**self.powers, self.first_step: sp.Integer(0) ** S.n}
+
     def power_symbol(self, base):
-        """The symbol standing for base**n."""
-        for sym, value in self.powers.items():
-            if value.base == base:
+        """The symbol standing for base**n (0**n is the first-step indicator)."""
+        if base == 0:
+            return self.first_step
+        for sym, b in self.bases.items():
+            if b == base:
                 return sym
         sym = sp.Symbol(f"_pow{len(self.powers)}", positive=True)
         self.powers[sym] = base**S.n
+        self.bases[sym] = base
         return sym
 
     # -- the Lie series ------------------------------------------------------
@@ -128,21 +144,101 @@ class Derivation:
             self._tower[key] = value
         return self._tower[key]
 
-    def memory(self, series: Series, weights, k: int):
-        """[h^k] Σ_r (−h)^r w_r/r! D^r u for u = ``series`` (weights w_r = μ_r, the moments)."""
+    def memory(self, series: Series, k: int, decay=None):
+        """[h^k] of Σ_j w_j u_{n−j}: past values of u = ``series`` written through the backward flow.
+
+        ``decay`` a gives the weights a^j, j = 0…n (or 0…∞ when stationary); None the single weight
+        at j = 1 (``Prev``).  A past value u_{n−j} is u at θ_{n−j} = exp(−jh D)θ and at step n − j:
+        where u depends on n (through n and the powers c^n of an upstream transient), that
+        dependence is shifted exactly, c^n → c^n c^{−j}, n → n − j, which only changes the
+        moments: Σ_j a^j (−j)^r/r! (n−j)^A c^{−j} = Σ_i C(A,i) n^{A−i} (−1)^{r+i}/r! μ_{r+i}(a/c).
+        This is done for u's h⁰ part (a polynomial in the transients when u is one in the upstream
+        states); its higher parts carry the frozen field's n-dependence and stay frozen, an error
+        that lands one order later, inside the transient (:attr:`ModifiedODE.global_order`).
+        """
         total = self.zero
-        for r in range(k + 1):
-            c = weights(r)
-            if c == 0:
+        for q in range(k + 1):
+            seed = series[q]
+            if _is_zero(seed):
                 continue
-            c = self.calc.const(sp.sympify(c) * sp.Rational((-1) ** r, math.factorial(r)))
-            for q in range(k - r + 1):
-                seed = series[q]
-                if not _is_zero(seed):
-                    term = self.tower(seed, r, k - r - q)
+            for signature, part in self._signatures(seed) if q == 0 and not self.stationary else [((0, {}, 0), seed)]:
+                for r in range(k - q + 1):
+                    w = self._weight(decay, signature, r)
+                    if w == 0:
+                        continue
+                    term = self.tower(part, r, k - q - r)
                     if not _is_zero(term):
-                        total = _add(total, _mul(c, term))
+                        total = _add(total, _mul(self.calc.const(w), term))
         return total
+
+    def _signatures(self, value):
+        """[(signature, part)]: ``value`` as a polynomial in n, the powers c^n and the first-step
+        indicator 0^n, each coefficient ``part`` free of them; signature = (A, {P: j}, z)."""
+        names = {S.n.name: S.n, self.first_step.name: self.first_step, **{p.name: p for p in self.powers}}
+        present = sorted({x.name for e in value for x in e.free_symbols} & set(names))
+        parts = [((0, {}, 0), value)]
+        for name in present:
+            x, out = se.Symbol(name), []
+            for (A, J, z), f in parts:
+                a, g = 0, f
+                while not _is_zero(g):
+                    c = tuple(e.xreplace({x: 0}) / math.factorial(a) for e in g)
+                    if not _is_zero(c):
+                        if name == S.n.name:
+                            out.append(((a, J, z), c))
+                        elif names[name] == self.first_step:
+                            out.append(((A, J, int(z or a > 0)), c))
+                        else:
+                            out.append(((A, {**J, names[name]: a} if a else J, z), c))
+                    g = tuple(se.diff(e, x) for e in g)
+                    a += 1
+                    if a > 32:  # not a polynomial in the transients: keep them frozen (see global_order)
+                        self.frozen_transient = True
+                        return [((0, {}, 0), value)]
+            parts = out
+        return parts
+
+    def _shifted_base(self, base, decay):
+        """The h⁰ value of a memory of u (what :meth:`memory` gives at k = 0), as a SymPy expression."""
+        gens = [x for x in [S.n, self.first_step, *self.powers] if base.has(x)]
+        if self.stationary or not gens:
+            return self._weight(decay, (0, {}, 0), 0) * base
+        try:
+            poly = sp.Poly(sp.expand(base), *gens)
+        except sp.PolynomialError:
+            self.frozen_transient = True
+            return self._weight(decay, (0, {}, 0), 0) * base
+        total = sp.S.Zero
+        for exps, coeff in poly.terms():
+            named = dict(zip(gens, exps))
+            J = {P: j for P, j in named.items() if P in self.powers and j}
+            signature = (named.get(S.n, 0), J, int(named.get(self.first_step, 0) > 0))
+            total += self._weight(decay, signature, 0) * coeff
+        return total
+
+    def _weight(self, decay, signature, r):
+        """The shifted moment of one signature (see :meth:`memory`), a SymPy constant."""
+        A, J, z = signature
+        sign = sp.Rational((-1) ** r, math.factorial(r))
+        if decay is None:  # Prev: the single weight at j = 1
+            if z:
+                raise BeaError("prev(·) of a quantity that itself depends on the first step's convention "
+                               "(prev of prev) is not derived")
+            gamma = sp.Mul(*(self.bases[P] ** j for P, j in J.items()))
+            return sign * (S.n - 1) ** A / gamma * sp.Mul(*(P**j for P, j in J.items()))
+        if self.stationary:
+            return sign * moment(decay, r, True) if (A, J, z) == (0, {}, 0) else sp.S.Zero
+        decay = sp.sympify(decay)
+        if z:  # the j = n term only: a^n (−n)^r/r! (and 0^A)
+            return sign * self.power_symbol(decay) * S.n**r if A == 0 else sp.S.Zero
+        gamma = sp.Mul(*(self.bases[P] ** j for P, j in J.items()))
+        scale = sp.Mul(*(P**j for P, j in J.items()))
+        power = (self.power_symbol(decay) if decay != 1 else sp.S.One) / scale
+        total = sp.S.Zero
+        for i in range(A + 1):
+            mu = moment(decay / gamma, r + i, False, power if decay / gamma not in (0, 1) else None)
+            total += sp.binomial(A, i) * S.n ** (A - i) * (-1) ** i * mu
+        return sp.expand(sign * scale * total)  # P^J (a/c)^n = a^n: no c^{-n} left to overflow
 
     # -- quantities as series ------------------------------------------------
     def quantity(self, expr, own=None) -> Series:
@@ -181,13 +277,29 @@ class Derivation:
                 arg = self.quantity(inner, own)
                 if kind is S.CoordSum:
                     series = Series(None, lambda k: self.calc.coord_sum(arg[k]))
-                else:  # Prev: a memory with the single weight 1 at k = 1
-                    series = Series(None, lambda k: arg[0] if k == 0 else self.memory(arg, lambda r: 1, k))
+                elif self.stationary:  # Prev: a memory with the single weight 1 at j = 1
+                    series = Series(None, lambda k: self.memory(arg, k))
+                else:  # at n = 0 prev(q) is q itself: first · q + (1 − first) · (the shifted past)
+                    first = self.calc.const(self.first_step)
+                    series = Series(None, lambda k: _add(_mul(first, arg[k]),
+                                                         _mul(self.calc.const(1 - self.first_step), self.memory(arg, k))))
             sym = sp.Symbol(f"_{kind.word}{len(self._constructs)}")
             series.base = sym
             self._placeholder[sym] = series
+            if kind is S.Grad:
+                self._value0[sym] = S.g if series.offset0 == 0 else S.Grad(S.theta + series.offset0)
+            elif kind is S.CoordSum:
+                self._value0[sym] = S.CoordSum(self.resolve(self.quantity(inner).base))
+            else:
+                value = self.resolve(self.quantity(inner).base)
+                self._value0[sym] = value if self.stationary else \
+                    self.first_step * value + (1 - self.first_step) * self._shifted_base(value, None)
             self._constructs[key] = sym
         return self._constructs[key]
+
+    def resolve(self, expr):
+        """``expr`` with every construct placeholder replaced by its h⁰ value."""
+        return sp.sympify(expr).xreplace(self._value0)
 
     def local(self, expr):
         """A SymPy expression in the spec's vocabulary (placeholders allowed) as a local value."""
@@ -216,7 +328,7 @@ class Derivation:
 
     def _gradient_at(self, offset: Series) -> Series:
         """∇E(θ + u) = Σ_r ∇^{r+1}E[u,…,u]/r!, u = ``offset`` (u₀ ≠ 0 only where the calculus allows it)."""
-        at = offset.base
+        at = self.resolve(offset.base)
         if at != 0 and not self.calc.offsets:
             raise BeaError(f"grad(theta + u) with u = {at} at h = 0: a gradient an O(1) distance away has no "
                            "dimension-free Taylor expansion; tie the offset to h (e.g. r = c*h) or use a concrete loss")
@@ -234,7 +346,9 @@ class Derivation:
                         total = _add(total, _mul(weight, self.calc.contract(args, at=u0)))
             return total
 
-        return Series(None, coefficient)
+        series = Series(None, coefficient)
+        series.offset0 = at
+        return series
 
     def _delta_product(self, names, inputs, alpha, k):
         """[h^k] Π_i (series_i − base_i)^{α_i}, or None when it vanishes."""
@@ -282,10 +396,8 @@ class Derivation:
             st = self.plan.by_symbol[symbol]
             self._quantities[key] = None  # cycle guard (the plan has checked acyclicity)
             seed = self.quantity(st.scale * st.input)
-            power = None if self.stationary or sp.sympify(st.decay) in (0, 1) else self.power_symbol(st.decay)
-            weights = functools.lru_cache(maxsize=None)(lambda r: moment(st.decay, r, self.stationary, power))
-            base = _tidy(weights(0) * seed.base)
-            self._quantities[key] = Series(base, lambda k: self.memory(seed, weights, k))
+            base = _tidy(self._shifted_base(seed.base, st.decay))
+            self._quantities[key] = Series(base, lambda k: self.memory(seed, k, st.decay))
         return self._quantities[key]
 
     def slow_update(self, symbol) -> Series:

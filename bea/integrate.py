@@ -17,24 +17,26 @@ from .errors import BeaError
 RTOL, ATOL = 1e-12, 1e-14
 
 
-def integrate(ode, theta0, steps: int, rtol: float = RTOL, atol: float = ATOL, max_step: float = np.inf) -> np.ndarray:
-    """θ̃(0), θ̃(h), …, θ̃(steps·h) of a concrete modified ODE: shape (steps+1, d)."""
+def integrate(ode, theta0, steps: int, rtol: float = RTOL, atol: float = ATOL, max_step: float = np.inf,
+              start: int = 0) -> np.ndarray:
+    """θ̃ at t = start·h, …, (start + steps)·h of a concrete modified ODE from θ̃(start·h) = ``theta0``:
+    shape (steps+1, d) (d counts the slow states' variables too when the flow has them)."""
     h = float(ode.h)
     y = np.asarray(theta0, dtype=float)
-    grid = h * np.arange(steps + 1)
+    grid = h * np.arange(start, start + steps + 1)
     if not ode.step_dependent:
-        sol = solve_ivp(ode.rhs, (0.0, grid[-1]), y, method="DOP853", t_eval=grid, rtol=rtol, atol=atol,
+        sol = solve_ivp(ode.rhs, (grid[0], grid[-1]), y, method="DOP853", t_eval=grid, rtol=rtol, atol=atol,
                         max_step=max_step)
-        _check(sol, 0.0)
+        _check(sol, grid[0])
         return sol.y.T
     out = np.empty((steps + 1, y.size))
     out[0] = y
-    for n in range(steps):
-        sol = solve_ivp(ode.rhs_at_step(n), (grid[n], grid[n + 1]), y, method="DOP853", rtol=rtol, atol=atol,
-                        max_step=max_step)
-        _check(sol, grid[n])
+    for k in range(steps):
+        sol = solve_ivp(ode.rhs_at_step(start + k), (grid[k], grid[k + 1]), y, method="DOP853", rtol=rtol,
+                        atol=atol, max_step=max_step)
+        _check(sol, grid[k])
         y = sol.y[:, -1]
-        out[n + 1] = y
+        out[k + 1] = y
     return out
 
 

@@ -25,10 +25,14 @@ def _prepared(optimizer, loss, variables, hyper_and_options):
     return spec.substitute(values), loss, variables
 
 
-def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_options) -> np.ndarray:
+def iterate(optimizer, loss, variables, theta0, steps: int, h, field=None, players=None, states: bool = False,
+            **hyper_and_options):
     """θ₀, θ₁, …, θ_steps of the optimizer on ``loss``: an array of shape (steps+1, d).
 
-    Every hyperparameter needs a number here.
+    Every hyperparameter needs a number here.  ``field`` (with ``loss=None``) runs the optimizer
+    on a vector field in place of ∇E, ``players`` as in :func:`bea.modified_ode`.  With
+    ``states=True`` the result is (iterates, {state symbol: array (steps+1, d)}), the states
+    after each step (zero at step 0).
 
     Examples
     --------
@@ -37,11 +41,27 @@ def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_optio
     >>> bea.iterate("gd", x**2 / 2, [x], [1.0], steps=2, h=0.5)[:, 0]
     array([1.  , 0.5 , 0.25])
     """
+    from .games import as_field
+
     steps, h = check_steps(steps, h)
-    spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
+    loss, variables, field, players = as_field(loss, variables, field, players)
+    masks = {}
+    if field is None:
+        spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
+        grad = gradient_function(loss, variables)
+    else:
+        from .games import check_field
+
+        field, variables, masks = check_field(field, variables, players, loss)
+        spec, values = build(optimizer, hyper_and_options, require_all=True)
+        spec = spec.substitute(values)
+        grad = function([list(variables)], list(field))
     theta = check_start(theta0, len(variables))
-    grad = gradient_function(loss, variables)
-    return run(spec, lambda n, theta: grad(theta), theta, steps, h)
+    out = run(spec, lambda n, point: grad(point), theta, steps, h, masks=masks, keep_states=states)
+    if not states:
+        return out
+    iterates, kept = out
+    return iterates, {sym: np.array([k[sym] for k in kept]) for sym in kept[0]}
 
 
 def check_steps(steps, h) -> tuple[int, float]:

@@ -124,7 +124,7 @@ class BatchODE:
 
     def _candidates(self):
         """Mean potentials from each batch's recognized field (F₀ = −∇E_r, F_i = −∇(Σ c_k Ψ_k(E_r)))."""
-        fields = [F.xreplace(self.values) for F in derive_abstract(self.spec, self.order, self.stationary)]
+        fields = [F.xreplace(self.values) for F in derive_abstract(self.spec, self.order, self.stationary).terms]
         if preconditioner(fields[0]) != 1:
             return [None] * len(fields)
         out = [sp.Add(*self.losses) / self.batches]
@@ -163,7 +163,7 @@ class Reshuffled:
 def _memoryless_fields(spec, loss, variables, order, stationary):
     calculus = ConcreteCalculus(loss, variables)
     derivation = engine.derive(spec, calculus, order, stationary)
-    return [sp.Matrix(calculus.output(F[S.theta], derivation.powers)) for F in derivation.fields]
+    return [sp.Matrix(calculus.output(F[S.theta], derivation.restore)) for F in derivation.fields]
 
 
 def _memory_fields(spec, losses, variables, order):

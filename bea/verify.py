@@ -135,10 +135,12 @@ def trajectory_error(optimizer, loss, variables, theta0, h, order: int, T: float
     if batched:
         ode = cyclic_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
         run = iterate_batches(optimizer, loss, variables, theta0, burn + steps, h, **params)
-    else:
-        ode = modified_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
-        run = iterate(optimizer, loss, variables, theta0, burn + steps, h, **params)
-    return global_error(run[burn:], integrate(ode, run[burn], steps))
+        return global_error(run[burn:], integrate(ode, run[burn], steps))
+    ode = modified_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
+    run, states = iterate(optimizer, loss, variables, theta0, burn + steps, h, states=True, **params)
+    start = max(burn, ode.start_step)
+    flow = integrate(ode, ode.start_value(run, states, start), burn + steps - start, start=start)
+    return global_error(run[start:], flow[:, :len(variables)])
 
 
 def _point_double(optimizer, loss, variables, theta0, h, p, T, params, iterates):
