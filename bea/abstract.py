@@ -78,8 +78,9 @@ def collect(expr, simplify=factor_if_cheap) -> sp.Expr:
     return sp.Add(*(simplify(c) * mono for mono, c in groups.items()))
 
 
-def concretize(expr, loss, variables, j: int) -> sp.Expr:
-    """Evaluate a per-coordinate expression at coordinate ``j`` for a concrete loss."""
+def concretize(expr, loss, variables, j: int, states=None) -> sp.Expr:
+    """Evaluate a per-coordinate expression at coordinate ``j`` for a concrete loss (``states``: a
+    per-coordinate symbol of the expression, e.g. a slow state m, -> its symbols for each variable)."""
     expr = sp.sympify(expr)
     grads = [sp.diff(loss, x) for x in variables]
 
@@ -94,7 +95,8 @@ def concretize(expr, loss, variables, j: int) -> sp.Expr:
                 deriv = sp.diff(grads[i], *(variables[k] for k in idx))
                 total += deriv * sp.Mul(*(at(a, k) for a, k in zip(atom.args, idx)))
             values[atom] = total
-        return e.xreplace(values).xreplace({S.g: grads[i], S.theta: variables[i]})
+        local = {S.g: grads[i], S.theta: variables[i]} | {s: v[i] for s, v in (states or {}).items()}
+        return e.xreplace(values).xreplace(local)
 
     return at(expr, j)
 

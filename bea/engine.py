@@ -241,15 +241,14 @@ class Derivation:
         return sp.expand(sign * scale * total)  # P^J (a/c)^n = a^n: no c^{-n} left to overflow
 
     # -- quantities as series ------------------------------------------------
-    def quantity(self, expr, own=None) -> Series:
-        """The series of a spec expression at the current step (``own``: a slow state whose symbol
-        means its old value here, inside its own update)."""
+    def quantity(self, expr) -> Series:
+        """The series of a spec expression at the current step."""
         expr = sp.sympify(expr)
-        key = (expr, own)
+        key = expr
         if key not in self._quantities:
             replace = {}
             for node in _innermost_first(expr):
-                replace[node] = self._construct(type(node), node.args[0].xreplace(replace), own)
+                replace[node] = self._construct(type(node), node.args[0].xreplace(replace))
             body = expr.xreplace(replace)
             inputs = {}
             for sym in body.free_symbols:
@@ -259,29 +258,34 @@ class Derivation:
                     inputs[sym] = self.h
                 elif sym in self.plan.fast:
                     inputs[sym] = self.state(sym)
-                elif sym in self.plan.slow_symbols and sym != own:
+                elif sym in self.plan.slow_symbols:
                     inputs[sym] = self.slow_update(sym)
             self._quantities[key] = self._expand(body, inputs)
         return self._quantities[key]
 
-    def _construct(self, kind, inner, own):
+    def _construct(self, kind, inner):
         """A placeholder symbol standing for Grad/Prev/CoordSum of ``inner``, with its series."""
-        key = (kind, inner, own)
+        key = (kind, inner)
         if key not in self._constructs:
             if kind is S.Prev and inner in self.plan.slow_symbols:  # a slow state's old value is its variable
                 var = self.generator[inner]
-                series = Series(None, lambda k: var if k == 0 else self.zero)
+                series = Series(inner, lambda k: var if k == 0 else self.zero)
+                self._value0[inner] = inner
+                self._constructs[key] = inner
+                self._placeholder[inner] = series
+                return inner
             elif kind is S.Grad:
-                series = self._gradient_at(self.quantity(inner - S.theta, own))
+                series = self._gradient_at(self.quantity(inner - S.theta))
             else:
-                arg = self.quantity(inner, own)
+                arg = self.quantity(inner)
                 if kind is S.CoordSum:
                     series = Series(None, lambda k: self.calc.coord_sum(arg[k]))
                 elif self.stationary:  # Prev: a memory with the single weight 1 at j = 1
                     series = Series(None, lambda k: self.memory(arg, k))
-                else:  # at n = 0 prev(q) is q itself: first · q + (1 − first) · (the shifted past)
-                    first = self.calc.const(self.first_step)
-                    series = Series(None, lambda k: _add(_mul(first, arg[k]),
+                else:  # at n = 0, prev(q) is q with every state at its start value 0 (g_{−1} = g_0):
+                    first = self.calc.const(self.first_step)  # first · that + (1 − first) · the shifted past
+                    start = self.quantity(inner.xreplace({st.symbol: 0 for st in self.plan.spec.states}))
+                    series = Series(None, lambda k: _add(_mul(first, start[k]),
                                                          _mul(self.calc.const(1 - self.first_step), self.memory(arg, k))))
             sym = sp.Symbol(f"_{kind.word}{len(self._constructs)}")
             series.base = sym
@@ -292,8 +296,9 @@ class Derivation:
                 self._value0[sym] = S.CoordSum(self.resolve(self.quantity(inner).base))
             else:
                 value = self.resolve(self.quantity(inner).base)
+                at_start = self.resolve(self.quantity(inner.xreplace({st.symbol: 0 for st in self.plan.spec.states})).base)
                 self._value0[sym] = value if self.stationary else \
-                    self.first_step * value + (1 - self.first_step) * self._shifted_base(value, None)
+                    self.first_step * at_start + (1 - self.first_step) * self._shifted_base(value, None)
             self._constructs[key] = sym
         return self._constructs[key]
 
@@ -328,7 +333,7 @@ class Derivation:
 
     def _gradient_at(self, offset: Series) -> Series:
         """∇E(θ + u) = Σ_r ∇^{r+1}E[u,…,u]/r!, u = ``offset`` (u₀ ≠ 0 only where the calculus allows it)."""
-        at = self.resolve(offset.base)
+        at = sp.expand(self.resolve(offset.base))
         if at != 0 and not self.calc.offsets:
             raise BeaError(f"grad(theta + u) with u = {at} at h = 0: a gradient an O(1) distance away has no "
                            "dimension-free Taylor expansion; tie the offset to h (e.g. r = c*h) or use a concrete loss")
@@ -405,7 +410,7 @@ class Derivation:
         key = ("slow", symbol)
         if key not in self._quantities:
             st = self.plan.by_symbol[symbol]
-            u = self.quantity(st.input, own=symbol)
+            u = self.quantity(st.input)
             var = self.generator[symbol]
             alpha, beta = self.plan.slow_coefficients[symbol]
 

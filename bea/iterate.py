@@ -85,7 +85,8 @@ class Program:
     """One step of a numeric spec, compiled: every quantity evaluated on demand, once per step.
 
     States are updated in dependency order (a state's symbol means its new value wherever it
-    appears; ``prev(q)`` is q at the previous step, its current value at n = 0), ``grad(P)``
+    appears; ``prev(q)`` is q at the previous step — at n = 0, q with every state at its start
+    value 0, so prev(g) = g_0 and prev(s) = 0 for a state s), ``grad(P)``
     calls the gradient at the point P, ``sum(q)`` sums over the coordinates.  Arrays are float64
     (``modules="numpy"``) or object arrays of mpf (``modules="mpmath"``).
     """
@@ -133,8 +134,8 @@ class Program:
                 env[sym] = evaluate(self.decays[sym]) * old[sym] + evaluate(self.scales[sym]) * evaluate(self.inputs[sym])
             elif sym in self.constructs:
                 kind, arg = self.constructs[sym]
-                if kind is S.Prev:
-                    env[sym] = recorded[sym] if n > 0 else evaluate(arg)
+                if kind is S.Prev:  # at n = 0: the argument with every state at its start value
+                    env[sym] = recorded[sym] if n > 0 else evaluate(arg, {s: old[s] for s in self.states})
                 elif kind is S.Grad:
                     env[sym] = gradient(n, np.broadcast_to(evaluate(arg), (d,)))
                 else:
@@ -144,9 +145,10 @@ class Program:
                                "with a number, g, theta, n, t nor h)")
             return env[sym]
 
-        def evaluate(compiled):
+        def evaluate(compiled, bound=None):
             names, fn = compiled
-            return np.broadcast_to(fn(*(value(s) for s in names)), (d,)) if names else np.full(d, fn(), dtype=theta.dtype)
+            args = [bound[s] if bound and s in bound else value(s) for s in names]
+            return np.broadcast_to(fn(*args), (d,)) if names else np.full(d, fn(), dtype=theta.dtype)
 
         new_theta = theta - self.h * evaluate(self.step)
         new_states = {sym: value(sym) for sym in self.states}

@@ -123,7 +123,9 @@ def _refuse_functions(spec: OptimizerSpec, expr, where: str):
 
 
 def _references(expr) -> set:
-    return {s for s in sp.sympify(expr).free_symbols}
+    """The symbols ``expr`` uses at the current step (those inside prev(·) are previous values)."""
+    expr = sp.sympify(expr)
+    return expr.xreplace({p: sp.S.Zero for p in expr.atoms(S.Prev)}).free_symbols
 
 
 def plan(spec: OptimizerSpec, stationary: bool = False) -> Plan:
@@ -181,10 +183,14 @@ def _check_dependencies(spec, result: Plan):
     graph = {}
     for st in spec.states:
         refs = _references(st.input) & states
-        if st.symbol in refs and st.symbol in result.fast:
-            raise BeaError(f"{spec.name}: state {st.symbol} is fed by itself ({st.input}): a nonlinear "
-                           "self-dependence has no closed-form memory; write its decay as the linear part")
-        graph[st.symbol] = refs - {st.symbol}
+        if st.symbol in refs:
+            raise BeaError(f"{spec.name}: state {st.symbol} is fed by its own new value ({st.input}); write its "
+                           f"linear part as the decay, and prev({st.symbol}) for its old value")
+        if st.symbol in result.fast and sp.sympify(st.input).has(S.Prev(st.symbol)):
+            raise BeaError(f"{spec.name}: state {st.symbol} is fed by its own old value through prev({st.symbol}) "
+                           "in its input: a nonlinear self-dependence has no closed-form memory (a running average "
+                           "with decay n/(n+1), a variable of the flow, may)")
+        graph[st.symbol] = refs
     done, active = set(), []
 
     def visit(s):
