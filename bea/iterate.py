@@ -15,6 +15,7 @@ from .concrete import check_loss
 from .errors import BeaError
 from .numeric import function, gradient_function
 from .optimizers import build
+from .schedules import check_horizon
 from .spec import check_value
 
 
@@ -57,6 +58,7 @@ def iterate(optimizer, loss, variables, theta0, steps: int, h, field=None, playe
         spec = spec.substitute(values)
         grad = function([list(variables)], list(field))
     theta = check_start(theta0, len(variables))
+    check_horizon(spec, steps * h)
     out = run(spec, lambda n, point: grad(point), theta, steps, h, masks=masks, keep_states=states)
     if not states:
         return out

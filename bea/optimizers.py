@@ -33,7 +33,8 @@ def gd() -> OptimizerSpec:
 
 
 @registered(Example(dict(beta=0.5), abstract_order=2),
-            Example(dict(beta=0.5, bias_correction=True), slow_orders=(3,), label="bc"))
+            Example(dict(beta=0.5, bias_correction=True), slow_orders=(3,), label="bc"),
+            Example(dict(beta=0.5, schedule="cosine:2"), label="cosine"))
 def heavy_ball(bias_correction: bool = False) -> OptimizerSpec:
     """Heavy-ball momentum, EMA form: m ← βm + (1−β)∇E, θ ← θ − h m̂."""
     return OptimizerSpec(
@@ -71,7 +72,8 @@ def rmsprop(bias_correction: bool = False) -> OptimizerSpec:
 
 @registered(Example(dict(beta=0.5, rho=0.6, eps=0.1), abstract_order=2),
             Example(dict(beta=0.5, rho=0.6, eps=0.1, bias_correction=False), orders=(0, 1), slow_orders=(2,),
-                    label="no_bc"))
+                    label="no_bc"),
+            Example(dict(beta=0.5, rho=0.6, eps=0.1, schedule="cosine:2"), label="cosine"))
 def adam(bias_correction: bool = True) -> OptimizerSpec:
     """Adam, ε inside the square root: θ ← θ − h m̂ / √(v̂ + ε).
 

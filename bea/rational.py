@@ -18,6 +18,7 @@ import functools
 
 import flint
 import sympy as sp
+from sympy.core.mul import _keep_coeff
 
 
 class _NotRational(Exception):
@@ -75,9 +76,9 @@ def _evaluate(expr, gens, ctx):
 def _to_sympy(poly, symbols) -> sp.Expr:
     """A FLINT polynomial as a SymPy product of its factors."""
     content, factors = poly.factor()
-    out = [sp.Rational(int(content.p), int(content.q))]
+    out = []
     for f, mult in factors:
         terms = [sp.Rational(int(c.p), int(c.q)) * sp.Mul(*(s**e for s, e in zip(symbols, monom)))
                  for monom, c in zip(f.monoms(), f.coeffs())]
         out.append(sp.Add(*terms) ** int(mult))
-    return sp.Mul(*out)
+    return _keep_coeff(sp.Rational(int(content.p), int(content.q)), sp.Mul(*out))  # −(ρ + 1)/2, not −ρ/2 − 1/2

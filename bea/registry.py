@@ -201,13 +201,19 @@ def build(optimizer, values: dict, require_all: bool = False):
     """(spec, {symbol: number}): options applied, hyperparameter values checked.
 
     Keys that are options of a built-in optimizer (e.g. ``bias_correction``) go
-    to its builder; the rest are hyperparameters, checked against their domains.
+    to its builder; ``schedule`` (``"cosine:T"``, see :mod:`bea.schedules`) multiplies the step
+    by η(t), for any optimizer; the rest are hyperparameters, checked against their domains.
     The spec keeps its symbols: derivations stay symbolic and numbers are
     substituted at the end (exact, and SymPy's factoring is unreliable on floats).
     """
     values = dict(values)
     options = {}
+    schedule = values.pop("schedule", None)
     if isinstance(optimizer, str) and optimizer in REGISTRY:
         options = {k: values.pop(k) for k in option_names(optimizer) if k in values}
     spec = get(optimizer, **options)
+    if schedule is not None:
+        from .schedules import with_schedule
+
+        spec = with_schedule(spec, schedule)
     return spec, spec.values_map(values, require_all)
