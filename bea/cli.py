@@ -69,8 +69,15 @@ def _optimizer(args):
     return load_spec(args.spec)
 
 
+def _with_schedule(params, args):
+    """--schedule NAME:T as the ``schedule`` hyperparameter (bea.schedules)."""
+    if getattr(args, "schedule", None):
+        params["schedule"] = args.schedule
+    return params
+
+
 def cmd_derive(args):
-    params = _parse_params(args.param)
+    params = _with_schedule(_parse_params(args.param), args)
     if args.batch_loss:
         return _derive_batches(args, params)
     if args.reshuffled:
@@ -110,7 +117,7 @@ def cmd_verify(args):
     check_order(args.order)
     optimizer = _optimizer(args)
     label = args.optimizer or optimizer.name
-    params = _parse_params(args.param)
+    params = _with_schedule(_parse_params(args.param), args)
     if args.loss_expr:
         loss, variables = _parse_loss(args.loss_expr, args.vars)
         theta0 = [float(t) for t in (args.theta0 or "").split(",") if t.strip()]
@@ -182,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
     d.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     d.add_argument("--order", type=int, default=1, help="order p in h (default 1)")
+    d.add_argument("--schedule", metavar="NAME:T", help="step-size schedule eta(t): warmup:T, cosine:T, exp_warmup:T")
     d.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="hyperparameter or option, e.g. --param beta=0.9 --param bias_correction=false")
     d.add_argument("--h", type=float, default=None, help="step size (symbolic when omitted)")
@@ -206,6 +214,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     v.add_argument("--order", type=int, default=1, help="highest order checked (default 1)")
     v.add_argument("--param", action="append", metavar="KEY=VALUE", help="hyperparameters and options (numbers)")
+    v.add_argument("--schedule", metavar="NAME:T", help="step-size schedule eta(t): warmup:T, cosine:T, exp_warmup:T")
     v.add_argument("--loss", default="nonconvex", help="a library loss: quadratic, rosenbrock, nonconvex, logistic, "
                                                        "two_layer (default nonconvex)")
     v.add_argument("--dim", type=int, help="dimension of the library loss")
