@@ -1,16 +1,18 @@
 """Rational functions, reduced and factored with FLINT (python-flint).
 
 The coefficients of derived fields are mostly rational functions of the hyperparameters
-(β, ρ, ε, λ, n and the powers β^n that finite n brings).  SymPy's ``factor`` spends seconds on
-the larger ones; FLINT's multivariate polynomials over Q reduce and factor them in
-milliseconds.  Anything that is not a rational function of symbols goes to SymPy unchanged.
+(β, ρ, ε, λ, n and the powers β^n that finite n brings) and of a few per-coordinate atoms
+(g, √(g² + ε)).  SymPy's ``factor`` spends seconds on the larger ones; FLINT's multivariate
+polynomials over Q reduce and factor them in milliseconds.  A radical u^{p/q} is read as w^p
+with the generator w = u^{1/q}, a function application (exp, sum, …) as a generator of its own,
+so any such expression is a rational function of generators.
 
 >>> import sympy as sp
->>> b, r = sp.symbols("beta rho")
+>>> b, r, g, e = sp.symbols("beta rho g epsilon")
 >>> factor(b/(1 - b) - r/(1 - r))
 (beta - rho)/((beta - 1)*(rho - 1))
->>> factor(sp.sqrt(b) + 1)        # not rational in its symbols: SymPy's factor
-sqrt(beta) + 1
+>>> factor(g/sp.sqrt(g**2 + e) - g**3/(g**2 + e)**sp.Rational(3, 2))
+epsilon*g/(epsilon + g**2)**(3/2)
 """
 from __future__ import annotations
 
@@ -26,19 +28,63 @@ class _NotRational(Exception):
 
 
 def factor(expr) -> sp.Expr:
-    """``expr`` as a product of irreducible factors over Q (a SymPy expression)."""
+    """``expr`` as a product of irreducible factors over Q, radicals and functions as generators."""
     expr = sp.sympify(expr)
-    symbols = sorted(expr.free_symbols, key=str)
-    if not symbols or expr.is_number:
-        return sp.factor(expr) if not expr.is_Rational else expr
+    if expr.is_number:
+        return expr if expr.is_Rational else sp.factor(expr)
+    expr, atoms = _generators(expr)
+    symbols = sorted(expr.free_symbols | {s for v in atoms.values() for s in v.free_symbols} - set(atoms), key=str)
+    symbols += sorted(set(atoms) - set(symbols), key=str)
     ctx = _context(tuple(s.name for s in symbols))
+    gens = dict(zip(symbols, ctx.gens()))
     try:
-        num, den = _evaluate(expr, dict(zip(symbols, ctx.gens())), ctx)
+        num, den = _evaluate(expr, gens, ctx)
+        for w, value in atoms.items():  # w = u^{1/q}: reduce modulo w^q = u where u is a polynomial
+            if value.is_Pow and value.exp.is_Rational and value.exp.p == 1:
+                u_num, u_den = _evaluate(value.base, gens, ctx)
+                if u_den.is_one():
+                    index = symbols.index(w)
+                    num, den = (_reduce(p_, index, value.exp.q, u_num, ctx) for p_ in (num, den))
     except _NotRational:
-        return sp.factor(expr)
+        return sp.factor(expr.xreplace(atoms))
     g = num.gcd(den)
     num, den = num / g, den / g
-    return _to_sympy(num, symbols) / _to_sympy(den, symbols)
+    return (_to_sympy(num, symbols) / _to_sympy(den, symbols)).xreplace(atoms)
+
+
+def _reduce(poly, index: int, q: int, u, ctx):
+    """``poly`` with every power w^d (w the ``index``-th generator, d ≥ q) written w^{d mod q} u^{d // q}."""
+    out = ctx.from_dict({})
+    for monom, coeff in zip(poly.monoms(), poly.coeffs()):
+        d = monom[index]
+        rest = list(monom)
+        rest[index] = d % q
+        out += ctx.from_dict({tuple(rest): coeff}) * u ** (d // q)
+    return out
+
+
+def _generators(expr):
+    """(expr with radicals u^{p/q} written w^p and function applications as symbols, {symbol: what})."""
+    atoms = {}
+
+    def name(value):
+        for k, v in atoms.items():
+            if v == value:
+                return k
+        sym = sp.Dummy(f"a{len(atoms)}")
+        atoms[sym] = value
+        return sym
+
+    def walk(e):
+        if e.is_Atom:
+            return e
+        if e.is_Pow and e.exp.is_Rational and not e.exp.is_Integer:
+            return name(sp.Pow(e.base, sp.Rational(1, e.exp.q), evaluate=False)) ** e.exp.p
+        if e.is_Add or e.is_Mul or (e.is_Pow and e.exp.is_Integer):
+            return e.func(*map(walk, e.args))
+        return name(e)
+
+    return walk(expr), atoms
 
 
 @functools.lru_cache(maxsize=256)
