@@ -16,7 +16,7 @@ from .concrete import ConcreteCalculus, check_loss
 from .errors import BeaError
 from .numeric import function
 from .optimizers import build
-from .recognize import recognize
+from .recognize import probe_domains, recognize
 from .spec import OptimizerSpec, check_value
 
 
@@ -86,14 +86,16 @@ class ModifiedODE:
     def recognized(self):
         """Recognized corrections (see :mod:`bea.recognize`), from the symbolic abstract terms.
 
-        When the structure only appears for the given values (e.g. λ = 0 removes the
-        weight decay from F₀), the terms with those values substituted are read instead.
+        The recognition of the abstract result is cached: concrete results and every set of
+        values reuse it, with the values substituted.  When the structure only appears for
+        the given values (e.g. λ = 0 removes the weight decay from F₀), the abstract terms with
+        those values substituted are read instead.
         """
-        terms = derive_abstract(self.spec, self.order, self.stationary)
-        found = recognize(terms)
+        found = recognize_abstract(self.spec, self.order, self.stationary)
         if found or not self.values:
             return [r.substitute(self.values) for r in found]
-        return recognize([F.xreplace(self.values) for F in terms])
+        return list(recognize_abstract(self.spec, self.order, self.stationary,
+                                       tuple(sorted(self.values.items(), key=str))))
 
     def pretty(self) -> str:
         """Readable text: the terms, the recognized regularizers and regimes (as ``bea derive`` prints)."""
@@ -145,9 +147,12 @@ class ModifiedODE:
         """The field of one interval [nh, (n+1)h], n = ``step``, as its own result."""
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
             raise BeaError(f"step must be a non-negative integer, got {step!r}")
-        values = {**self.values, S.n: sp.Integer(step)}
-        terms = [F.xreplace({S.n: step}) for F in self.terms]
-        return dataclasses.replace(self, values=values, terms=terms)
+        return self.with_values({S.n: sp.Integer(step)})
+
+    def with_values(self, values: dict) -> "ModifiedODE":
+        """The same result with more symbols ({symbol: number}) substituted: no new derivation."""
+        return dataclasses.replace(self, values={**self.values, **values},
+                                   terms=[F.xreplace(values) for F in self.terms])
 
     def rhs_at_step(self, n: int):
         """``f(t, θ)`` on the interval [nh, (n+1)h] (for piecewise integration)."""
@@ -174,6 +179,16 @@ def step_index(t: float, h) -> int:
 def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool):
     fields = engine.derive(spec, AbstractCalculus(), order, stationary)
     return [F[0] for F in fields]
+
+
+@functools.lru_cache(maxsize=64)
+def recognize_abstract(spec: OptimizerSpec, order: int, stationary: bool, values: tuple = ()):
+    """The recognition of the abstract result (with ``values``, (symbol, number) pairs, substituted
+    first), cached; the signs of regimes are probed over the spec's hyperparameter domains."""
+    terms = derive_abstract(spec, order, stationary)
+    if values:
+        terms = [F.xreplace(dict(values)) for F in terms]
+    return tuple(recognize(terms, probe_domains(spec)))
 
 
 @functools.lru_cache(maxsize=64)

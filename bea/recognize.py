@@ -7,9 +7,14 @@ With F₀ = −P ∇E for a coordinatewise preconditioner P(g), a correction of 
 is found by collecting F_i/(−P) by the contractions ∇²E[u] = DE(u) and integrating
 u = ψ'.  When every c_k is a constant the correction is a preconditioned gradient
 and θ̇ = −P ∇(E + h^i Σ_k c_k Ψ_k) + … names the implicit regularizer.
+
+Each recognized part also carries what it means: its small- and large-ε regimes, with the
+sign of the limiting coefficient and the factors that sign depends on, probed over the
+optimizer's hyperparameter domains (:data:`PROBE_RANGES`).  Display only formats these.
 """
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -17,6 +22,16 @@ import sympy as sp
 
 from . import symbols as S
 from .abstract import DE, collect, factor_if_cheap, signs_as_ratios
+
+#: Where a coefficient's sign is probed, per hyperparameter domain (ε gets its own range in the large-ε regime).
+PROBE_RANGES = {"unit": (0.0, 0.999), "open_unit": (0.001, 0.999), "nonnegative": (0.0, 10.0),
+                "positive": (1e-6, 10.0)}
+
+
+def probe_domains(spec) -> tuple:
+    """((symbol, (low, high)), …): where the signs of ``spec``'s coefficients are probed."""
+    return tuple((hp.symbol, PROBE_RANGES[hp.domain]) for hp in spec.hyperparameters)
+
 
 #: Functionals Σ_j ψ(∂_jE) with names users know.
 KNOWN = [
@@ -39,14 +54,30 @@ class Functional:
 
 @dataclass(frozen=True)
 class Part:
-    """One piece c(g) ⊙ ∇Ψ of a correction (componentwise coefficient c)."""
+    """One piece c(g) ⊙ ∇Ψ of a correction (componentwise coefficient c).
+
+    ``domains`` ((symbol, (low, high)) pairs) is where the signs of its regimes are probed.
+    """
 
     coefficient: sp.Expr
     functional: Functional
+    domains: tuple = ()
 
     @property
     def constant(self) -> bool:
         return not self.coefficient.has(S.g, S.theta)
+
+    @functools.cached_property
+    def regimes(self) -> tuple:
+        """Its small- and large-ε limits (:class:`Regime`, with sign and sign conditions); empty when
+        ψ is a polynomial or c depends on n."""
+        return tuple(regimes(self, dict(self.domains)))
+
+    def substitute(self, values: dict) -> "Part":
+        """The same part with hyperparameter symbols replaced by numbers (its regimes follow)."""
+        f = self.functional
+        return Part(self.coefficient.xreplace(values), Functional(f.psi.xreplace(values), f.name, f.latex),
+                    self.domains)
 
 
 @dataclass(frozen=True)
@@ -60,9 +91,7 @@ class Recognition:
 
     def substitute(self, values: dict) -> "Recognition":
         """The same recognition with hyperparameter symbols replaced by numbers."""
-        parts = tuple(Part(p.coefficient.xreplace(values),
-                           Functional(p.functional.psi.xreplace(values), p.functional.name, p.functional.latex))
-                      for p in self.parts)
+        parts = tuple(p.substitute(values) for p in self.parts)
         return Recognition(self.order, self.preconditioner.xreplace(values), parts, self.rest.xreplace(values))
 
     @property
@@ -100,8 +129,12 @@ def preconditioner(F0) -> sp.Expr | None:
     return P
 
 
-def recognize(terms) -> list[Recognition]:
-    """Recognition of each correction F₁, F₂, … of an abstract result (empty if F₀ ≠ −P g)."""
+def recognize(terms, domains: tuple = ()) -> list[Recognition]:
+    """Recognition of each correction F₁, F₂, … of an abstract result (empty if F₀ ≠ −P g).
+
+    ``domains`` ((symbol, (low, high)) pairs, e.g. :func:`probe_domains`) is where the signs of
+    the parts' regimes are probed.
+    """
     P = preconditioner(terms[0])
     if P is None:
         return []
@@ -115,7 +148,7 @@ def recognize(terms) -> list[Recognition]:
             if found is None:
                 rest += term
             else:
-                parts.append(Part(factor_if_cheap(coeff * found[0]), found[1]))
+                parts.append(Part(factor_if_cheap(coeff * found[0]), found[1], domains))
         out.append(Recognition(i, P, tuple(parts), sp.factor(rest * -P) if rest != 0 else sp.S.Zero))
     return out
 
