@@ -11,11 +11,12 @@
 # %% [markdown]
 # # 2. Heavy-ball and Nesterov momentum: eliminating the memory
 #
-# Heavy-ball (EMA form) keeps m ← βm + (1−β)∇E and steps θ ← θ − hm. Unrolled,
-# m_{n+1} = (1−β) Σ_k β^k ∇E(θ_{n−k}): the step depends on the whole past. bea writes each past
-# iterate through the backward flow of the field it is looking for,
-# θ_{n−k} = exp(−kh D_F) θ_n, so that ∇E(θ_{n−k}) = Σ_r (−kh)^r/r! D_F^r ∇E(θ_n), and sums the
-# weights in closed form: Σ_k β^k k^r. What is left is a memoryless map, matched with a flow.
+# Heavy-ball (EMA form) keeps $m \leftarrow \beta m + (1-\beta)\nabla E$ and steps $\theta \leftarrow \theta - hm$.
+# Unrolled, $m_{n+1} = (1-\beta) \sum_k \beta^k \nabla E(\theta_{n-k})$: the step depends on the whole past. bea
+# writes each past iterate through the backward flow of the field it is looking for,
+# $\theta_{n-k} = \exp(-kh D_F)\, \theta_n$, so that
+# $\nabla E(\theta_{n-k}) = \sum_r \frac{(-kh)^r}{r!} D_F^r \nabla E(\theta_n)$, and sums the
+# weights in closed form: $\sum_k \beta^k k^r$. What is left is a memoryless map, matched with a flow.
 
 # %%
 import sympy as sp
@@ -32,7 +33,8 @@ for name in ["heavy_ball", "nesterov"]:
     print(name, "regularizer:", ode.recognized[0].regularizer())
 
 # %% [markdown]
-# The EMA heavy-ball's implicit regularizer is (1+β)/(1−β) times gradient descent's (h/4)‖∇E‖²
+# The EMA heavy-ball's implicit regularizer is $(1+\beta)/(1-\beta)$ times gradient descent's
+# $\frac{h}{4}\|\nabla E\|^2$
 # (Ghosh et al. 2023): read it off bea's result.
 
 # %%
@@ -44,8 +46,8 @@ assert sp.simplify(ratio - (1 + beta) / (1 - beta)) == 0
 
 # %% [markdown]
 # ## The amplification, measured
-# After the memory transient, iterates follow the stationary field; the O(h) correction matters:
-# with it the error drops from O(h) to O(h²). Change `BETA` to see the correction grow like 1/(1−β).
+# After the memory transient, iterates follow the stationary field; the $O(h)$ correction matters:
+# with it the error drops from $O(h)$ to $O(h^2)$. Change `BETA` to see the correction grow like $1/(1-\beta)$.
 
 # %%
 BETA = 0.7

@@ -11,8 +11,9 @@
 # %% [markdown]
 # # 3. Adam and RMSProp: bias correction, the perturbed one-norm, three regimes
 #
-# Adam (ε inside the root, Cattaneo, Klusowski & Shigida 2024): m ← βm + (1−β)g, v ← ρv + (1−ρ)g²,
-# θ ← θ − h m̂/√(v̂ + ε) with m̂ = m/(1 − β^{n+1}), v̂ = v/(1 − ρ^{n+1}). RMSProp is β = 0.
+# Adam ($\varepsilon$ inside the root, Cattaneo, Klusowski & Shigida 2024): $m \leftarrow \beta m + (1-\beta)g$,
+# $v \leftarrow \rho v + (1-\rho)g^2$, $\theta \leftarrow \theta - h\, \hat m/\sqrt{\hat v + \varepsilon}$ with
+# $\hat m = m/(1 - \beta^{n+1})$, $\hat v = v/(1 - \rho^{n+1})$. RMSProp is $\beta = 0$.
 
 # %%
 import matplotlib.pyplot as plt
@@ -30,8 +31,11 @@ finite = bea.modified_ode("adam", order=1)  # finite n: the bias-correction term
 display(Math(r"F_1^{(n)} = " + sp.latex(finite.terms[1])))
 
 # %% [markdown]
-# Recognition writes F₁ = −(c/s) ⊙ ∇‖∇E‖_{1,ε} with s = √(g² + ε) and ‖∇E‖_{1,ε} = Σ_j √(∂_jE² + ε).
-# After the transient (n → ∞) the coefficient is c = β/(1−β) − ρ/(1−ρ) + (1+ρ)ε/(2(1−ρ)s²).
+# Recognition writes $F_1 = -(c/s) \odot \nabla\|\nabla E\|_{1,\varepsilon}$ with $s = \sqrt{g^2 + \varepsilon}$ and
+# $\|\nabla E\|_{1,\varepsilon} = \sum_j \sqrt{\partial_jE^2 + \varepsilon}$. After the transient ($n \to \infty$)
+# the paper's coefficient is
+# $c = \frac{\beta}{1-\beta} - \frac{\rho}{1-\rho} + \frac{(1+\rho)\varepsilon}{2(1-\rho)s^2}$; the cell checks
+# bea's against it.
 
 # %%
 stat = bea.modified_ode("adam", order=1, stationary=True)
@@ -45,9 +49,10 @@ assert sp.simplify(part.coefficient - expected) == 0
 
 # %% [markdown]
 # ## The three regimes as a phase diagram
-# Small ε (early training, |∂_jE| ≫ √ε): c → β/(1−β) − ρ/(1−ρ): the one-norm is penalized when
-# β > ρ and anti-penalized when β < ρ (the usual 0.9 / 0.999). Large ε (late training): c·s → a
-# positive multiple of ‖∇E‖₂²'s coefficient: the two-norm is penalized. Evaluate bea's own coefficient.
+# Small $\varepsilon$ (early training, $|\partial_jE| \gg \sqrt{\varepsilon}$):
+# $c \to \frac{\beta}{1-\beta} - \frac{\rho}{1-\rho}$: the one-norm is penalized when $\beta > \rho$ and
+# anti-penalized when $\beta < \rho$ (the usual 0.9 / 0.999). Large $\varepsilon$ (late training): $c \cdot s \to$ a
+# positive multiple of $\|\nabla E\|_2^2$'s coefficient: the two-norm is penalized. Evaluate bea's own coefficient.
 
 # %%
 small_eps = part.regimes[0]  # recognition carries the regimes: the limit of c as |∂_jE| ≫ √ε
@@ -66,9 +71,9 @@ assert c_small(0.9, 0.999) < 0 < c_small(0.999, 0.9)
 
 # %% [markdown]
 # ## Validity: h ≪ 1 − ρ
-# The expansion averages the memory over ~1/(1−ρ) steps, so it needs h/(1−ρ) small. For a fixed h,
-# what the order-1 correction gains over the order-0 field (after the transient) collapses as ρ → 1:
-# once h/(1−ρ) is not small, the "correction" makes things worse.
+# The expansion averages the memory over $\sim 1/(1-\rho)$ steps, so it needs $h/(1-\rho)$ small. For a fixed $h$,
+# what the order-1 correction gains over the order-0 field (after the transient) collapses as $\rho \to 1$:
+# once $h/(1-\rho)$ is not small, the "correction" makes things worse.
 
 # %%
 x, y = sp.symbols("x y", real=True)
@@ -82,7 +87,7 @@ for RHO in (0.5, 0.9, 0.99):
 
 # %% [markdown]
 # And the check that fails if the derivation is wrong: from step 0, with bias correction, the
-# finite-n order-1 field tracks Adam with error O(h²).
+# finite-$n$ order-1 field tracks Adam with error $O(h^2)$.
 
 # %%
 sweep = error_slope(lambda h: trajectory_error("adam", E, [x, y], [0.3, 1.2], h, 1, T=0.25, beta=0.5, rho=0.6,

@@ -11,8 +11,8 @@
 # %% [markdown]
 # # 5. Mini-batches: cyclic order, random reshuffling, per-sample Adam
 #
-# With k batch losses E₀ … E_{k−1} visited in cyclic order, step n uses E_{n mod k} and the modified
-# field is piecewise: F^{(n mod k)} on [nh, (n+1)h].
+# With $k$ batch losses $E_0, \dots, E_{k-1}$ visited in cyclic order, step $n$ uses $E_{n \bmod k}$ and the
+# modified field is piecewise: $F^{(n \bmod k)}$ on $[nh, (n+1)h]$.
 
 # %%
 import sympy as sp
@@ -30,9 +30,10 @@ for r, terms in enumerate(sgd.terms):
 
 # %% [markdown]
 # ## Random reshuffling
-# Over an epoch the batch flows compose to the flow of their sum plus commutators ½h[F^{(j)}, F^{(i)}];
-# averaged over the random order, the commutators cancel. The expected epoch follows the mean field,
-# and for SGD bea finds its potential: E + (h/4k) Σ_k ‖∇E_k‖² (Smith et al. 2021), E the mean loss.
+# Over an epoch the batch flows compose to the flow of their sum plus commutators
+# $\frac12 h[F^{(j)}, F^{(i)}]$; averaged over the random order, the commutators cancel. The expected epoch
+# follows the mean field, and for SGD bea finds its potential:
+# $E + \frac{h}{4k} \sum_k \|\nabla E_k\|^2$ (Smith et al. 2021), $E$ the mean loss.
 
 # %%
 mean = sgd.reshuffled()
@@ -45,7 +46,7 @@ print("matches (h/4k) Σ ‖∇E_k‖² up to a constant")
 # ## Per-sample Adam
 # Batches of one sample each, in cyclic order: the memory now mixes per-sample gradients, and the
 # denominator averages per-sample squares, not the square of the mean gradient. bea's cyclic field
-# for Adam (after the transient) tracks it with error O(h²):
+# for Adam (after the transient) tracks it with error $O(h^2)$:
 
 # %%
 params = dict(beta=0.5, rho=0.6, eps=0.1)

@@ -11,8 +11,9 @@
 # %% [markdown]
 # # 6. An optimizer of your own, in a few lines
 #
-# A spec is states started at zero, s ← a·s + b·u(g, θ), and a coordinatewise step φ(s, g, θ, n).
-# Here: a "clipped-momentum" method m ← βm + (1−β)g, θ ← θ − h·m/(1 + m²) — not a built-in.
+# A spec is states started at zero, $s \leftarrow a s + b\, u(g, \theta)$, and a coordinatewise step
+# $\varphi(s, g, \theta, n)$. Here: a "clipped-momentum" method $m \leftarrow \beta m + (1-\beta)g$,
+# $\theta \leftarrow \theta - h\, m/(1 + m^2)$ — not a built-in.
 
 # %%
 import sympy as sp
