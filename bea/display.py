@@ -200,7 +200,7 @@ def recognition_latex(ode) -> list[str]:
         if rec.rest != 0:
             rows.append(rf"&\quad \text{{plus terms not of that form: }} {_tex(rec.rest, ode)}")
         for p in rec.parts:
-            for rg in regimes(p, _domains(ode)):
+            for rg in p.regimes:
                 rows.append(rf"&{_tex_name(rg.name)}: \quad c \to {_tex(rg.coefficient)}:")
                 rows.append(rf"&\qquad {_tex_verdict(rg)}")
     return rows
