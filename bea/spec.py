@@ -38,7 +38,27 @@ DOMAINS = {
 
 @dataclass(frozen=True)
 class Hyper:
-    """A hyperparameter: its name (the keyword users pass), symbol and domain."""
+    """A hyperparameter: its name (the keyword users pass), symbol and domain.
+
+    Parameters
+    ----------
+    name : str
+        The keyword users pass (``beta=0.9``).
+    symbol : sympy.Symbol
+        Its symbol in the step and the states; the shared ``bea.symbols`` (β, ρ, ε) let
+        recognition name what it finds.
+    domain : str
+        A key of :data:`DOMAINS`: ``"unit"`` [0, 1), ``"open_unit"`` (0, 1), ``"nonnegative"``,
+        ``"positive"``.
+    doc : str
+        What it is, shown with domain errors.
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> Hyper("beta", S.beta, "unit", "momentum decay")
+    Hyper(name='beta', symbol=beta, domain='unit', doc='momentum decay')
+    """
 
     name: str
     symbol: sp.Symbol
@@ -48,7 +68,22 @@ class Hyper:
 
 @dataclass(frozen=True)
 class State:
-    """s_{n+1} = decay · s_n + scale · input, s_0 = 0 (input is an expression in g, θ)."""
+    """s_{n+1} = decay · s_n + scale · input, s_0 = 0 (input is an expression in g, θ).
+
+    Parameters
+    ----------
+    symbol : sympy.Symbol
+        The state's name in the step (``bea.symbols.m``, ``v``, or one of your own).
+    decay, input, scale : sympy.Expr
+        a, u(g, θ) and b in s_{n+1} = a s_n + b u; a and b may contain hyperparameters,
+        u is free of n.
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> State(S.v, S.rho, S.g**2, 1 - S.rho)  # Adam's second moment
+    State(symbol=v, decay=rho, input=g**2, scale=1 - rho)
+    """
 
     symbol: sp.Symbol
     decay: sp.Expr
@@ -58,7 +93,36 @@ class State:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """A discrete optimizer θ_{n+1} = θ_n − h φ(states, g, θ, n) with its properties."""
+    """A discrete optimizer θ_{n+1} = θ_n − h φ(states, g, θ, n) with its properties.
+
+    Parameters
+    ----------
+    name, title : str
+        A short name (what ``bea.modified_ode`` and the CLI accept once registered) and a title.
+    step : sympy.Expr
+        φ, in ``g`` (= ∂_jE), ``theta`` (= θ_j), ``n``, the states and the hyperparameters.
+    states : tuple of State
+        The memory, updated before the step (the step sees s_{n+1}).
+    hyperparameters : tuple of Hyper
+        Every other symbol of the step and the states.
+    options : dict
+        The builder's options (e.g. ``bias_correction``), for display.
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> momentum = OptimizerSpec("ema_momentum", "EMA momentum", step=S.m,
+    ...                          states=(State(S.m, S.beta, S.g, 1 - S.beta),),
+    ...                          hyperparameters=(Hyper("beta", S.beta, "unit"),))
+    >>> momentum.values_map({"beta": 0.9})
+    {beta: 9/10}
+    >>> momentum.substitute(momentum.values_map({"beta": 0.9})).states[0]
+    State(symbol=m, decay=9/10, input=g, scale=1/10)
+    >>> OptimizerSpec("bad", "a step with a stray symbol", step=S.g * S.rho)
+    Traceback (most recent call last):
+    ...
+    bea.errors.BeaError: optimizer 'bad': its step uses ['rho'], which are neither states, hyperparameters, g, theta nor n
+    """
 
     name: str
     title: str
@@ -79,7 +143,16 @@ class OptimizerSpec:
                     "hyperparameters, g, theta, n, t, h nor player")
 
     def never_forgets(self, values: dict | None = None) -> bool:
-        """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted."""
+        """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted.
+
+        Examples
+        --------
+        >>> from bea import symbols as S
+        >>> acc = OptimizerSpec("acc", "accumulated momentum", step=S.m, states=(State(S.m, S.beta, S.g),),
+        ...                     hyperparameters=(Hyper("beta", S.beta, "unit"),))
+        >>> acc.never_forgets(), acc.never_forgets({S.beta: 1})
+        (False, True)
+        """
         return any(sp.sympify(st.decay).xreplace(values or {}) == 1 for st in self.states)
 
     @property
@@ -121,7 +194,28 @@ class OptimizerSpec:
 
 
 def check_value(name: str, value, domain: str, doc: str = "") -> sp.Expr:
-    """Check a hyperparameter value against its domain and return it as SymPy number."""
+    """Check a hyperparameter value against its domain and return it as SymPy number.
+
+    Parameters
+    ----------
+    name : str
+        For the error message.
+    value : number or SymPy expression
+        A number (checked and made exact), or a symbolic expression (kept as it is).
+    domain : str
+        A key of :data:`DOMAINS`.
+    doc : str
+        Appended to the error message.
+
+    Examples
+    --------
+    >>> check_value("rho", 0.999, "unit")
+    999/1000
+    >>> check_value("rho", 1.0, "unit", "second-moment decay")
+    Traceback (most recent call last):
+    ...
+    bea.errors.BeaError: rho must be in [0, 1), got 1.0 (second-moment decay)
+    """
     if isinstance(value, sp.Basic):
         if not value.is_number:
             return value  # a user symbol or expression: kept symbolic
@@ -141,5 +235,10 @@ def exact(value) -> sp.Expr:
 
     SymPy's factoring is unreliable on floats, and high-precision runs need the
     value the user typed, not its binary approximation.
+
+    Examples
+    --------
+    >>> exact(0.1), exact(1e-8), exact(3)
+    (1/10, 1/100000000, 3)
     """
     return sp.Rational(str(value)) if isinstance(value, (float, sp.Float)) else sp.sympify(value)

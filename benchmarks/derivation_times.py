@@ -111,6 +111,7 @@ def main():
     p.add_argument("--limit", type=float, default=60.0, help="seconds before a case is abandoned")
     p.add_argument("--bseries", action="store_true", help="also time the Python B-series package")
     p.add_argument("--families", action="store_true", help="also every family to order 3, abstract and 1-3 D")
+    p.add_argument("--family-limit", type=float, default=20.0, help="seconds before a family case is abandoned")
     p.add_argument("--out", help="write results.json here")
     args = p.parse_args()
     trees = {"after": ROOT}
@@ -138,12 +139,13 @@ def main():
         for group, label, case in cases:
             row = {"group": group, "case": label, **case}
             line = f"{label:<40}"
+            limit = args.limit if group == "target" else args.family_limit
             for name, tree in trees.items():
-                row[name] = run_child(CHILD, json.dumps(case), tree, args.limit)
-                line += f"{shown(row[name], args.limit):>18}"
+                row[name] = run_child(CHILD, json.dumps(case), tree, limit)
+                line += f"{shown(row[name], limit):>18}"
             if args.bseries and case.get("optimizer") == "gd" and case.get("dim") is None:
-                row["bseries"] = run_child(BSERIES, str(case["order"]), None, args.limit)
-                line += f"{shown(row['bseries'], args.limit):>18}"
+                row["bseries"] = run_child(BSERIES, str(case["order"]), None, limit)
+                line += f"{shown(row['bseries'], limit):>18}"
             results["rows"].append(row)
             print(line, flush=True)
     finally:
