@@ -200,8 +200,12 @@ class ModifiedODE:
         n = self.start_step if step is None else step
         if not self.joint:
             return np.asarray(iterates[n], dtype=float)
-        slow = [st.symbol for st in make_plan(self.spec).slow]
-        return np.concatenate([iterates[n]] + [states[sym][n] for sym in slow])
+        return np.concatenate([iterates[n]] + [states[sym][n] for sym in self.slow_states])
+
+    @property
+    def slow_states(self) -> list:
+        """The symbols of the slow states, in the order of their variables in the flow."""
+        return [st.symbol for st in make_plan(self.spec).slow]
 
     @property
     def flow_variables(self) -> tuple:

@@ -121,7 +121,7 @@ class OptimizerSpec:
     >>> OptimizerSpec("bad", "a step with a stray symbol", step=S.g * S.rho)
     Traceback (most recent call last):
     ...
-    bea.errors.BeaError: optimizer 'bad': its step uses ['rho'], which are neither states, hyperparameters, g, theta nor n
+    bea.errors.BeaError: optimizer 'bad': its step uses ['rho'], which are neither states, hyperparameters, g, theta, n, t, h nor player
     """
 
     name: str

@@ -146,12 +146,16 @@ def trajectory_error(optimizer, loss, variables, theta0, h, order: int, T: float
 def _point_double(optimizer, loss, variables, theta0, h, p, T, params, iterates):
     steps = int(round(T / h))
     if h not in iterates:
-        iterates[h] = iterate(optimizer, loss, variables, theta0, steps, h, **params)
+        iterates[h] = iterate(optimizer, loss, variables, theta0, steps, h, states=True, **params)
+    run, states = iterates[h]
     ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
-    flow = integrate(ode, theta0, steps)
-    refined = integrate(ode, theta0, steps, max_step=h / 8)
+    start, d = ode.start_step, len(theta0)  # a joint flow starts where its field is regular, from the iterates
+    y0 = ode.start_value(run, states, start)
+    flow = integrate(ode, y0, steps - start, start=start)
+    refined = integrate(ode, y0, steps - start, max_step=h / 8, start=start)
     floor = 1e-15 * max(1.0, float(np.abs(flow).max()))
-    return {"error": global_error(iterates[h], flow), "integration": max(global_error(flow, refined), floor),
+    return {"error": global_error(run[start:], flow[:, :d]),
+            "integration": max(global_error(flow[:, :d], refined[:, :d]), floor),
             "expected": ode.global_order, "precision": "double"}
 
 
@@ -160,8 +164,11 @@ def _point_mp(optimizer, loss, variables, theta0, h, p, T, params, dps=MP_DIGITS
 
     steps = int(round(T / h))
     ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
-    flow, integration = integrate_mp(ode, theta0, steps, dps)
-    error = global_error_mp(iterate_mp(optimizer, loss, variables, theta0, steps, h, dps, **params), flow)
+    run, states = iterate_mp(optimizer, loss, variables, theta0, steps, h, dps, states=True, **params)
+    start, d = ode.start_step, len(theta0)
+    y0 = run[start] + [v for st in ode.slow_states for v in states[st][start]]
+    flow, integration = integrate_mp(ode, y0, steps - start, dps, start=start)
+    error = global_error_mp(run[start:], [row[:d] for row in flow])
     return {"error": error, "integration": max(integration, 10.0 ** (5 - dps)), "expected": ode.global_order,
             "precision": f"mp{dps}"}
 
