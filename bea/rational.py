@@ -10,7 +10,7 @@ so any such expression is a rational function of generators.
 >>> import sympy as sp
 >>> b, r, g, e = sp.symbols("beta rho g epsilon")
 >>> factor(b/(1 - b) - r/(1 - r))
-(beta - rho)/((beta - 1)*(rho - 1))
+(beta - rho)/((1 - beta)*(1 - rho))
 >>> factor(g/sp.sqrt(g**2 + e) - g**3/(g**2 + e)**sp.Rational(3, 2))
 epsilon*g/(epsilon + g**2)**(3/2)
 """
@@ -122,9 +122,11 @@ def _evaluate(expr, gens, ctx):
 def _to_sympy(poly, symbols) -> sp.Expr:
     """A FLINT polynomial as a SymPy product of its factors."""
     content, factors = poly.factor()
-    out = []
+    sign, out = 1, []
     for f, mult in factors:
-        terms = [sp.Rational(int(c.p), int(c.q)) * sp.Mul(*(s**e for s, e in zip(symbols, monom)))
-                 for monom, c in zip(f.monoms(), f.coeffs())]
-        out.append(sp.Add(*terms) ** int(mult))
-    return _keep_coeff(sp.Rational(int(content.p), int(content.q)), sp.Mul(*out))  # −(ρ + 1)/2, not −ρ/2 − 1/2
+        terms = {monom: sp.Rational(int(c.p), int(c.q)) for monom, c in zip(f.monoms(), f.coeffs())}
+        if terms.get((0,) * len(symbols), 0) < 0:  # 1 − β rather than β − 1: factors lead with a positive constant
+            terms = {m: -c for m, c in terms.items()}
+            sign = -sign if mult % 2 else sign
+        out.append(sp.Add(*(c * sp.Mul(*(s**e for s, e in zip(symbols, m))) for m, c in terms.items())) ** int(mult))
+    return _keep_coeff(sign * sp.Rational(int(content.p), int(content.q)), sp.Mul(*out))  # −(1 + ρ)/2, not −ρ/2 − 1/2
