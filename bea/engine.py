@@ -247,7 +247,7 @@ class Derivation:
         key = expr
         if key not in self._quantities:
             replace = {}
-            for node in _innermost_first(expr):
+            for node in S.constructs_innermost_first(expr):
                 replace[node] = self._construct(type(node), node.args[0].xreplace(replace))
             body = expr.xreplace(replace)
             inputs = {}
@@ -473,20 +473,6 @@ def _sum_products(a, b, j, zero):
         if not _is_zero(a[i]) and not _is_zero(b[j - i]):
             total = _add(total, _mul(a[i], b[j - i]))
     return total
-
-
-def _innermost_first(expr):
-    """The constructs of ``expr``, each after the constructs inside it."""
-    out = []
-
-    def visit(e):
-        for arg in e.args:
-            visit(arg)
-        if isinstance(e, (S.Grad, S.Prev, S.CoordSum)) and e not in out:
-            out.append(e)
-
-    visit(expr)
-    return out
 
 
 def check_expandable(spec: OptimizerSpec, order: int, stationary: bool = False):

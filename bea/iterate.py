@@ -106,7 +106,7 @@ class Program:
     def _compile(self, expr):
         expr = sp.sympify(expr)
         replace = {}
-        for node in _innermost_first(expr):
+        for node in S.constructs_innermost_first(expr):
             arg = node.args[0].xreplace(replace)
             key = (type(node), arg)
             if key not in self._made:
@@ -156,19 +156,6 @@ class Program:
         new_states = {sym: value(sym) for sym in self.states}
         prev_args = {sym: evaluate(arg) for sym, (kind, arg) in self.constructs.items() if kind is S.Prev}
         return np.array(new_theta), new_states, prev_args
-
-
-def _innermost_first(expr):
-    out = []
-
-    def visit(e):
-        for arg in e.args:
-            visit(arg)
-        if isinstance(e, (S.Grad, S.Prev, S.CoordSum)) and e not in out:
-            out.append(e)
-
-    visit(expr)
-    return out
 
 
 def run(spec, gradient, theta, steps: int, h: float, masks=None, keep_states: bool = False):

@@ -41,6 +41,7 @@ from .moments import stationary_limit
 from .numeric import function, gradient_function
 from .ode import check_order, derive_abstract, step_index
 from .optimizers import build
+from .plan import plan as make_plan
 from .recognize import preconditioner, recognize
 from .spec import check_value
 
@@ -160,6 +161,17 @@ class Reshuffled:
         return self.potentials[1] if len(self.potentials) > 1 else None
 
 
+def _check_memory(spec):
+    """Mini-batch memory is derived for exponential moving averages of g and θ only."""
+    plan = make_plan(spec, True)
+    fed = [st.symbol for st in spec.states if sp.sympify(st.input).free_symbols & {s.symbol for s in spec.states}]
+    constructs = any(S.constructs_innermost_first(e) for e in [spec.step, *(st.input for st in spec.states)])
+    if plan.slow or fed or constructs or spec.step.has(S.t):
+        raise BeaError(f"{spec.name}: mini-batch fields with memory are derived for moving averages of g and θ "
+                       "with a step in them; running averages, states fed by states, grad/prev/sum and schedules "
+                       "are derived for full batches only")
+
+
 def _memoryless_fields(spec, loss, variables, order, stationary):
     calculus = ConcreteCalculus(loss, variables)
     derivation = engine.derive(spec, calculus, order, stationary)
@@ -226,6 +238,9 @@ def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary:
     order = check_order(order)
     losses, variables = check_losses(losses, variables)
     spec, values = build(optimizer, hyper_and_options)
+    if any(e.has(S.Prev) for e in [spec.step, *(st.input for st in spec.states)]):
+        raise BeaError(f"{spec.name}: prev(·) with mini-batches: the previous step used another batch's loss, "
+                       "which the batch fields do not carry; use full batches")
     h_value = S.h if h is None else check_value("h", h, "positive")
     if not spec.states:
         terms = [_memoryless_fields(spec.substitute(values), E, variables, order, stationary) for E in losses]
@@ -234,6 +249,7 @@ def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary:
             raise BeaError(f"{spec.name}: with memory, mini-batch fields are derived for n → ∞ (stationary=True) "
                            f"and order ≤ 1; asked for order {order}, stationary={stationary}")
         engine.check_expandable(spec, order)
+        _check_memory(spec)
         terms = [[F.xreplace(values) for F in Fs] for Fs in _memory_fields(spec, losses, variables, order)]
     return BatchODE(spec, values, losses, variables, tuple(tuple(Fs) for Fs in terms), order, h_value, stationary)
 

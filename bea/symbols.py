@@ -68,3 +68,17 @@ class CoordSum(_Construct):
 
 
 CONSTRUCTS = {"grad": Grad, "prev": Prev, "sum": CoordSum}
+
+
+def constructs_innermost_first(expr) -> list:
+    """The Grad/Prev/CoordSum nodes of ``expr``, each after the ones inside it."""
+    out = []
+
+    def visit(e):
+        for arg in e.args:
+            visit(arg)
+        if isinstance(e, _Construct) and e not in out:
+            out.append(e)
+
+    visit(sp.sympify(expr))
+    return out
