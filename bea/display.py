@@ -35,7 +35,7 @@ def _eps(ode):
 
 def readable(expr, ode):
     """Write √(g² + ε) as s (when the optimizer has an ε) for display."""
-    expr, eps = sp.sympify(expr), _eps(ode)
+    eps = _eps(ode)
     return expr if eps is None else expr.subs(sp.sqrt(S.g**2 + eps), s_sym)
 
 

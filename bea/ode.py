@@ -12,7 +12,7 @@ import sympy as sp
 from . import engine
 from . import symbols as S
 from .abstract import AbstractCalculus, concretize
-from .concrete import ConcreteCalculus, check_loss
+from .concrete import ConcreteCalculus, check_loss, warn_if_not_smooth
 from .errors import BeaError
 from .optimizers import build
 from .recognize import recognize
@@ -53,7 +53,7 @@ class ModifiedODE:
 
     @property
     def step_dependent(self) -> bool:
-        return any(sp.sympify(F).has(S.n) for F in self.terms)
+        return any(F.has(S.n) for F in self.terms)
 
     @property
     def accumulates(self) -> bool:
@@ -76,9 +76,9 @@ class ModifiedODE:
         if self.accumulates:
             return None
         if self.stationary:
-            memoryless = not self.spec.states and not sp.sympify(self.spec.step).has(S.n)
+            memoryless = not self.spec.states and not self.spec.step.has(S.n)
             return self.order + 1 if memoryless else None
-        varying = [j for j, F in enumerate(self.terms) if sp.sympify(F).has(S.n)]
+        varying = [j for j, F in enumerate(self.terms) if F.has(S.n)]
         return self.order + 1 if not varying else min(self.order + 1, varying[0] + 2)
 
     @functools.cached_property
@@ -116,7 +116,8 @@ class ModifiedODE:
         """Evaluate an abstract result for a concrete loss (any dimension)."""
         if not self.abstract:
             raise BeaError("this modified ODE is already concrete")
-        loss, variables = check_loss(loss, variables)
+        loss, variables = check_loss(loss, variables, self.spec)
+        warn_if_not_smooth(loss)
         terms = [sp.Matrix([concretize(F, loss, variables, j) for j in range(len(variables))]) for F in self.terms]
         return ModifiedODE(self.spec, self.values, terms, self.order, self.h, self.stationary, loss, variables)
 
@@ -236,6 +237,7 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
         return ModifiedODE(spec, values, terms, order, h_value, stationary)
     if variables is None:
         raise BeaError("a concrete loss needs its variables, e.g. modified_ode('gd', E, [x, y])")
-    loss, variables = check_loss(loss, variables)
+    loss, variables = check_loss(loss, variables, spec)
+    warn_if_not_smooth(loss)
     terms = [F.xreplace(values) for F in derive_concrete(spec, loss, variables, order, stationary)]
     return ModifiedODE(spec, values, terms, order, h_value, stationary, loss, variables)

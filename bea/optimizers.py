@@ -13,7 +13,7 @@ import sympy as sp
 
 from . import symbols as S
 from .errors import BeaError
-from .spec import Hyper, OptimizerSpec, State
+from .spec import Hyper, OptimizerSpec, State, check_derivable
 
 BETA = Hyper("beta", S.beta, "unit", "first-moment (momentum) decay β₁")
 RHO = Hyper("rho", S.rho, "unit", "second-moment decay β₂")
@@ -228,4 +228,6 @@ def build(optimizer, values: dict, require_all: bool = False):
     if isinstance(optimizer, str) and optimizer in REGISTRY:
         options = {k: values.pop(k) for k in option_names(optimizer) if k in values}
     spec = get(optimizer, **options)
-    return spec, spec.values_map(values, require_all)
+    mapping = spec.values_map(values, require_all)
+    check_derivable(spec, mapping)
+    return spec, mapping
