@@ -8,12 +8,12 @@ and exit code 2, Ctrl-C with one line and exit code 130; warnings are ``bea: war
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 import os
 import re
 import sys
 import warnings
-from pathlib import Path
 
 import sympy as sp
 
@@ -172,9 +172,10 @@ def _derive_batches(args, params):
 
 
 def cmd_verify(args):
-    from . import losses, verify
+    from . import verify
     from .atomic import writable_folder
     from .concrete import check_loss
+    from .integrate import step_sizes
     from .optimizers import build
 
     order = _check_order(args)
@@ -201,7 +202,7 @@ def cmd_verify(args):
     if not 0 < args.h_max <= args.T:
         raise BeaError(f"need 0 < --h-max <= --T (the horizon covers a step of every size), got --h-max "
                        f"{args.h_max:g} and --T {args.T:g}")
-    hs = [args.h_max / 2**k for k in range(args.levels)]
+    hs = step_sizes(args.h_max, args.levels)
     steps = sum(round(args.T / h) for h in hs)
     if steps > args.max_steps:
         raise BeaError(f"this study runs {steps:,} steps (T/h summed over the {args.levels} step sizes); the limit is "
@@ -255,17 +256,40 @@ def cmd_compare(args):
     print(compare(args.optimizers, params))
 
 
-def cmd_separable(args):
-    try:
-        from experiments.separable.figures import FIGURES
-    except ImportError as exc:
-        raise BeaError(f"the experiments package is not importable ({exc}); install bea from its repository") from None
-    if args.figure != "all" and args.figure not in FIGURES:
-        raise BeaError(f"unknown figure {args.figure!r}; known: {', '.join(FIGURES)}, all")
-    names = list(FIGURES) if args.figure == "all" else [args.figure]
-    for name in names:
-        FIGURES[name](Path(args.out), quick=args.quick)
-        print(f"wrote {Path(args.out) / (name + '.png')} and {name}.json")
+#: Entry-point group through which other distributions add subcommands: each entry point, named
+#: after its subcommand, is a callable ``register(subparsers)`` that adds that subcommand's parser
+#: with ``func`` set (bea-experiments registers ``experiment`` this way).
+PLUGIN_GROUP = "bea.commands"
+#: Subcommands that a separate distribution provides, and how to get it (for a one-line hint).
+KNOWN_PLUGINS = {"experiment": "the bea-experiments package (from a bea checkout: pip install -e ./experiments)"}
+
+
+def _add_plugins(sub):
+    """Subcommands registered under :data:`PLUGIN_GROUP`; a known one that is missing explains itself."""
+    for entry in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        if entry.name in sub.choices:
+            continue
+        try:
+            entry.load()(sub)
+        except Exception as exc:  # a broken plugin must not take the built-in commands down with it
+            message = f"the {entry.name!r} command ({entry.value}) could not be loaded: {exc}"
+            _placeholder(sub, entry.name, message)
+    for name, where in KNOWN_PLUGINS.items():
+        if name not in sub.choices:
+            _placeholder(sub, name, f"`bea {name}` needs {where}")
+
+
+def _placeholder(sub, name, message):
+    """A subcommand that takes any arguments and ends with ``message`` as a one-line error."""
+    def fail(args):
+        raise BeaError(message)
+
+    if name in sub.choices:  # a plugin that failed half-way: replace what it registered
+        sub.choices[name] = p = argparse.ArgumentParser(prog=f"bea {name}")
+    else:
+        p = sub.add_parser(name, help=f"(unavailable) {message}")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=fail)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -322,17 +346,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache "
                                  "(default runs/verify/OPTIMIZER_LOSS)")
     v.set_defaults(func=cmd_verify)
-    e = sub.add_parser("experiment", help="validation experiments (separable data, CIFAR)")
-    esub = e.add_subparsers(dest="experiment", required=True)
-    sep = esub.add_parser("separable", help="max-margin directions of adaptive optimizers on separable data")
-    sep.add_argument("--figure", required=True, help="incremental, signum, eps_effect, adagrad, toy_hinf, "
-                                                    "engine, network, or all")
-    sep.add_argument("--out", default="docs/figures/separable", help="folder for NAME.png and NAME.json")
-    sep.add_argument("--quick", action="store_true", help="short horizons (a smoke run, not the documented figure)")
-    sep.set_defaults(func=cmd_separable)
-    from experiments.cifar.cli import add_parsers
-
-    add_parsers(esub)
+    _add_plugins(sub)
     return p
 
 

@@ -10,6 +10,7 @@ import sympy as sp
 from . import symbols as S
 from .errors import BeaError, NonSmoothWarning
 from .expr import JUMPS, check_expression, nonsmooth, read
+from .numeric import gradient_function  # noqa: F401 (moved to bea.numeric; importable here as before)
 from .spec import exact
 
 
@@ -83,11 +84,6 @@ def warn_if_not_smooth(loss) -> list[str]:
 def _spec_names(spec) -> set:
     names = {str(st.symbol) for st in spec.states}
     return names | {hp.name for hp in spec.hyperparameters} | {str(hp.symbol) for hp in spec.hyperparameters}
-
-
-def gradient_function(loss, variables, modules="numpy"):
-    """θ ↦ [∂₁E(θ), …, ∂_dE(θ)] as generated code (``modules`` as for ``sympy.lambdify``)."""
-    return sp.lambdify([list(variables)], [sp.diff(loss, x) for x in variables], modules=modules, cse=True)
 
 
 class ConcreteCalculus:
