@@ -145,6 +145,16 @@ CASES = [
     ["list", "--bogus"],
     ["experiment"],
     ["experiment", "separable", "--figure", "nope"],
+    ["experiment", "separable", "--figure", "signum", "--out", "SECRET"],
+    ["experiment", "cifar", "--out", "o", "--lr", "nan"],
+    ["experiment", "cifar", "--out", "o", "--eps", "nan"],
+    ["experiment", "cifar", "--out", "o", "--train-size", "0"],
+    ["experiment", "cifar", "--out", "o", "--test-size", "-3"],
+    ["experiment", "cifar", "--out", "o", "--device", "bogus"],
+    ["experiment", "cifar", "--out", "SECRET"],
+    ["experiment", "sweep", "--out", "o", "--over", "rho", "--values", "0.9,nan"],
+    ["experiment", "sweep", "--out", "o", "--over", "gamma", "--values", "1"],
+    ["experiment", "plot", "SECRET"],
 ]
 
 
