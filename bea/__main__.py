@@ -3,5 +3,5 @@ import sys
 
 from .cli import main
 
-if __name__ == "__main__":  # importing the module (pkgutil.walk_packages, docs tools) must not run it
+if __name__ == "__main__":  # importing the module (e.g. to list bea's modules) runs nothing
     sys.exit(main())
