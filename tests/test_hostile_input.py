@@ -334,3 +334,24 @@ def test_ctrl_c_exits_130_with_one_line_and_complete_files(tmp_path):
     assert err.decode() == "bea: interrupted (files written so far are complete)\n"
     assert json.loads(cache.read_text())["points"]
     assert sorted(p.name for p in (tmp_path / "study").iterdir()) == ["cache.json"]  # no temporary file left
+
+
+def test_an_error_during_a_study_starts_on_its_own_line(tmp_path, monkeypatch):
+    """On a terminal the progress bar erases itself before the error is printed (it used to share its line)."""
+    import bea.verify
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def fails(*args, **kwargs):
+        raise bea.BeaError("the third point failed")
+
+    honest, calls = bea.verify._point_double, []
+    monkeypatch.setattr(bea.verify, "_point_double",
+                        lambda *a, **k: calls.append(1) or (fails() if len(calls) == 3 else honest(*a, **k)))
+    err = Terminal()
+    with contextlib.redirect_stderr(err):
+        assert main(["verify", "gd", "--levels", "3", "--out", str(tmp_path / "o")]) == 2
+    drawn, _, last = err.getvalue().rpartition("\r")
+    assert "gd on nonconvex" in drawn and last == "bea: error: the third point failed\n"
