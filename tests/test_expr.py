@@ -42,13 +42,16 @@ EXPRESSIONS = st.recursive(_atoms(), _combine, max_leaves=10)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(EXPRESSIONS)
 def test_honest_expressions_read_as_sympify_reads_them(text):
-    reference = sp.sympify(text, locals=dict(NAMES), rational=True)  # test oracle only: honest generated text
+    try:
+        reference = sp.sympify(text, locals=dict(NAMES), rational=True)  # test oracle only: honest generated text
+    except (ValueError, TypeError):  # SymPy cannot build it either (e.g. Max(0, 0/0): nan is not comparable)
+        reference = None
     try:
         mine = read(text, NAMES)
     except BeaError as exc:  # the reader refuses only values that are not finite or not real
         assert re.search(r"division by zero|not finite|not real", str(exc)), str(exc)
         return
-    assert mine == reference or sp.simplify(mine - reference) == 0, (text, mine, reference)
+    assert reference is not None and (mine == reference or sp.simplify(mine - reference) == 0), (text, mine, reference)
 
 
 @pytest.mark.parametrize("text,expected", [
