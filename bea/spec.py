@@ -41,7 +41,27 @@ DOMAINS = {
 
 @dataclass(frozen=True)
 class Hyper:
-    """A hyperparameter: its name (the keyword users pass), symbol and domain."""
+    """A hyperparameter: its name (the keyword users pass), symbol and domain.
+
+    Parameters
+    ----------
+    name : str
+        The keyword users pass (``beta=0.9``).
+    symbol : sympy.Symbol
+        Its symbol in the step and the states; the shared ``bea.symbols`` (β, ρ, ε) let
+        recognition name what it finds.
+    domain : str
+        A key of :data:`DOMAINS`: ``"unit"`` [0, 1), ``"open_unit"`` (0, 1), ``"nonnegative"``,
+        ``"positive"``.
+    doc : str
+        What it is, shown with domain errors.
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> Hyper("beta", S.beta, "unit", "momentum decay")
+    Hyper(name='beta', symbol=beta, domain='unit', doc='momentum decay')
+    """
 
     name: str
     symbol: sp.Symbol
@@ -53,8 +73,21 @@ class Hyper:
 class State:
     """s_{n+1} = decay · s_n + scale · input, s_0 = 0 (input is an expression in g, θ).
 
-    A ``symbol`` given as text becomes a real symbol of that name; fields given as text
-    are read by the :class:`OptimizerSpec` that holds the state.
+    Parameters
+    ----------
+    symbol : sympy.Symbol or str
+        The state's name in the step (``bea.symbols.m``, ``v``, or one of your own); a name
+        given as text becomes a real symbol.
+    decay, input, scale : sympy.Expr or str
+        a, u(g, θ) and b in s_{n+1} = a s_n + b u; a and b may contain hyperparameters,
+        u is free of n (see :func:`check_derivable`).  Text is read by the
+        :class:`OptimizerSpec` that holds the state (:func:`bea.expr.read`).
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> State(S.v, S.rho, S.g**2, 1 - S.rho)  # Adam's second moment
+    State(symbol=v, decay=rho, input=g**2, scale=1 - rho)
     """
 
     symbol: sp.Symbol
@@ -71,7 +104,38 @@ class State:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """A discrete optimizer θ_{n+1} = θ_n − h φ(states, g, θ, n) with its properties."""
+    """A discrete optimizer θ_{n+1} = θ_n − h φ(states, g, θ, n) with its properties.
+
+    Parameters
+    ----------
+    name, title : str
+        A short name (what ``bea.modified_ode`` and the CLI accept once registered) and a title.
+    step : sympy.Expr or str
+        φ, in ``g`` (= ∂_jE), ``theta`` (= θ_j), ``n``, the states and the hyperparameters
+        (text is read by :func:`bea.expr.read` in those names; :func:`check_derivable` says
+        what the engine derives).
+    states : tuple of State
+        The memory, updated before the step (the step sees s_{n+1}).
+    hyperparameters : tuple of Hyper
+        Every other symbol of the step and the states.
+    options : dict
+        The builder's options (e.g. ``bias_correction``), for display.
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> momentum = OptimizerSpec("ema_momentum", "EMA momentum", step=S.m,
+    ...                          states=(State(S.m, S.beta, S.g, 1 - S.beta),),
+    ...                          hyperparameters=(Hyper("beta", S.beta, "unit"),))
+    >>> momentum.values_map({"beta": 0.9})
+    {beta: 9/10}
+    >>> momentum.substitute(momentum.values_map({"beta": 0.9})).states[0]
+    State(symbol=m, decay=9/10, input=g, scale=1/10)
+    >>> OptimizerSpec("bad", "a step with a stray symbol", step=S.g * S.rho)
+    Traceback (most recent call last):
+    ...
+    bea.errors.BeaError: optimizer 'bad': its step uses ['rho'], which are neither states, hyperparameters, g, theta nor n
+    """
 
     name: str
     title: str
@@ -102,7 +166,16 @@ class OptimizerSpec:
         check_derivable(self)
 
     def never_forgets(self, values: dict | None = None) -> bool:
-        """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted."""
+        """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted.
+
+        Examples
+        --------
+        >>> from bea import symbols as S
+        >>> acc = OptimizerSpec("acc", "accumulated momentum", step=S.m, states=(State(S.m, S.beta, S.g),),
+        ...                     hyperparameters=(Hyper("beta", S.beta, "unit"),))
+        >>> acc.never_forgets(), acc.never_forgets({S.beta: 1})
+        (False, True)
+        """
         return any(st.decay.xreplace(values or {}) == 1 for st in self.states)
 
     @property
@@ -210,6 +283,26 @@ def check_value(name: str, value, domain: str, doc: str = "") -> sp.Expr:
 
     Numbers must be finite and real; a SymPy expression that is not a number (a user
     symbol) is kept symbolic.
+
+    Parameters
+    ----------
+    name : str
+        For the error message.
+    value : number or SymPy expression
+        A number (checked and made exact), or a symbolic expression (kept as it is).
+    domain : str
+        A key of :data:`DOMAINS`.
+    doc : str
+        Appended to the error message.
+
+    Examples
+    --------
+    >>> check_value("rho", 0.999, "unit")
+    999/1000
+    >>> check_value("rho", 1.0, "unit", "second-moment decay")
+    Traceback (most recent call last):
+    ...
+    bea.errors.BeaError: rho must be in [0, 1), got 1.0 (second-moment decay)
     """
     if isinstance(value, sp.Basic):
         if not isinstance(value, sp.Expr) or value.has(sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo):
@@ -236,6 +329,11 @@ def exact(value) -> sp.Expr:
 
     SymPy's factoring is unreliable on floats, and high-precision runs need the
     value the user typed, not its binary approximation.
+
+    Examples
+    --------
+    >>> exact(0.1), exact(1e-8), exact(3)
+    (1/10, 1/100000000, 3)
     """
     if isinstance(value, sp.Basic):
         return sp.Rational(str(value)) if isinstance(value, sp.Float) else value
