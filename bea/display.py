@@ -31,7 +31,7 @@ def _eps(ode):
 
 def readable(expr, ode):
     """Write √(g² + ε) as s (when the optimizer has an ε) and c·a − c as −c·(1 − a) for a decay a, for display."""
-    expr, eps = sp.sympify(expr), _eps(ode)
+    eps = _eps(ode)
     expr = expr if eps is None else expr.subs(sp.sqrt(S.g**2 + eps), s_sym)
     return one_minus(expr, {hp.symbol for hp in ode.spec.hyperparameters if hp.domain in ("unit", "open_unit")})
 
@@ -118,11 +118,30 @@ def memory_form(c, decays):
     return sp.collect(sp.expand(candidate), list(b_n.values()), sp.factor)
 
 
+def compact(c):
+    """``c`` factored, unless factoring splits powers of exp (e^{10t} − 1 into cyclotomic pieces in e^t):
+    then the shortest of the factored, expanded-fraction and expanded forms.
+
+    >>> t = sp.Symbol("t")
+    >>> compact((1 - sp.exp(-10*t)) / 4)
+    1/4 - exp(-10*t)/4
+    >>> compact(sp.Symbol("b")**2 - 1)
+    (b - 1)*(b + 1)
+    """
+    factored = sp.factor(c)
+    if not factored.has(sp.exp):
+        return factored
+    numerator, denominator = sp.fraction(sp.together(c))
+    cancelled = sp.cancel(c)
+    forms = [factored, cancelled, sp.expand(cancelled), sp.expand(numerator) / sp.expand(denominator)]
+    return min(forms, key=sp.count_ops)
+
+
 def _coefficient(c, ode):
     """A coefficient c(g) rewritten in s (g² = s² − ε) and split into partial fractions."""
     eps = _eps(ode)
     if not c.has(S.g) or eps is None:
-        return sp.factor(c)
+        return compact(c)
     if c.has(sp.Abs(S.g)):  # ε outside the root: write it in a = |g| (g² = a²), partial fractions in a
         a = sp.Symbol("|g|", positive=True)
         in_a = sp.factor(c.replace(sp.Abs(S.g), a).replace(lambda e: e.is_Pow and e.base == S.g,
@@ -130,7 +149,7 @@ def _coefficient(c, ode):
         return in_a if in_a.has(S.g) else sp.collect(sp.apart(in_a, a), a, sp.factor)
     in_s = sp.simplify(c.subs(S.g**2, s_sym**2 - eps))
     if in_s.has(S.g):
-        return readable(sp.factor(c), ode)
+        return readable(compact(c), ode)
     try:  # A + B/s² + …, each coefficient factored
         return sp.collect(sp.apart(sp.together(in_s), s_sym), s_sym, sp.factor)
     except (sp.PolynomialError, NotImplementedError):
@@ -187,7 +206,7 @@ def recognition_lines(ode):
             out.append(f"F{sub}: not a combination of gradients of known functionals")
             continue
         if rec.is_gradient:
-            reg = " + ".join(f"({text(readable(sp.factor(p.coefficient), ode))})·{p.functional.name}" for p in rec.parts)
+            reg = " + ".join(f"({text(readable(compact(p.coefficient), ode))})·{p.functional.name}" for p in rec.parts)
             lead = "−∇" if P == 1 else "−P ⊙ ∇"
             when = " at each time t" if any(p.coefficient.has(S.t) for p in rec.parts) else ""
             out.append(f"F{sub} = {lead}({reg}): a gradient{when}; implicit regularizer {power}·({reg})")
@@ -279,7 +298,7 @@ def recognition_latex(ode) -> list[str]:
             continue
         if rec.is_gradient:
             terms = (rf"\left({_tex(c)}\right)" if isinstance(c, sp.Add) else _tex(c)
-                     for c in (readable(sp.factor(p.coefficient), ode) for p in rec.parts))
+                     for c in (readable(compact(p.coefficient), ode) for p in rec.parts))
             reg = " + ".join(rf"{c} {p.functional.latex}" for c, p in zip(terms, rec.parts))
             lead = "-" if P == 1 else r"-P \odot "
             rows.append(rf"{F} &= {lead}\nabla\left({reg}\right)")

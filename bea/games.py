@@ -24,6 +24,7 @@ import sympy as sp
 
 from . import symbols as S
 from .errors import BeaError
+from .expr import check_expression, read
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,20 @@ def game(losses, players) -> Game:
     variables = tuple(x for p in players for x in p)
     if len(set(variables)) != len(variables) or not all(isinstance(x, sp.Symbol) for x in variables):
         raise BeaError(f"the players' variables must be distinct symbols, got {players}")
-    field = tuple(sp.diff(sp.sympify(f), x) for f, p in zip(losses, players) for x in p)
+    names = {v.name: v for v in variables}
+    losses = [_expression(f, names, f"player {k + 1}'s loss") for k, f in enumerate(losses)]
+    field = tuple(sp.diff(f, x) for f, p in zip(losses, players) for x in p)
     return Game(field, variables, tuple(tuple(p) for p in players))
+
+
+def _expression(value, names: dict, where: str) -> sp.Expr:
+    """Text read by the whitelist reader, or a SymPy expression checked by it."""
+    if isinstance(value, str):
+        return read(value, names, where)
+    try:
+        return check_expression(sp.sympify(value, strict=True), where)
+    except (TypeError, sp.SympifyError):
+        raise BeaError(f"{where} must be a SymPy expression (or text), got {type(value).__name__}") from None
 
 
 def as_field(loss, variables, field, players):
@@ -72,9 +85,11 @@ def check_field(field, variables, players, loss):
     if not variables or not all(isinstance(x, sp.Symbol) for x in variables) or len(set(variables)) != len(variables):
         raise BeaError(f"variables must be distinct symbols, got {variables!r}")
     try:
-        field = tuple(sp.sympify(v, strict=True) for v in field)
-    except (TypeError, sp.SympifyError):
+        field = tuple(field)
+    except TypeError:
         raise BeaError("field must be a list of SymPy expressions, one per variable") from None
+    field = tuple(_expression(v, {x.name: x for x in variables}, f"field component {k + 1}")
+                  for k, v in enumerate(field))
     if len(field) != len(variables):
         raise BeaError(f"field has {len(field)} components for {len(variables)} variables")
     stray = set().union(*(v.free_symbols for v in field)) - set(variables)

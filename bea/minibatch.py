@@ -33,8 +33,9 @@ import symengine as se
 
 from . import engine
 from . import symbols as S
+from . import trees
 from . import potential
-from .concrete import ConcreteCalculus, check_loss
+from .concrete import ConcreteCalculus, check_loss, warn_if_not_smooth
 from .errors import BeaError
 from .iterate import check_start, check_steps, run
 from .moments import stationary_limit
@@ -46,14 +47,14 @@ from .recognize import preconditioner, recognize
 from .spec import check_value
 
 
-def check_losses(losses, variables):
-    """At least one loss, each a scalar SymPy expression in ``variables``."""
+def check_losses(losses, variables, spec=None):
+    """At least one loss, each checked by :func:`bea.concrete.check_loss`."""
     if isinstance(losses, (str, sp.Basic)) or not hasattr(losses, "__iter__"):
         raise BeaError("losses must be a list of SymPy expressions, one per mini-batch")
     losses = list(losses)
     if not losses:
         raise BeaError("losses is empty: give one loss per mini-batch")
-    checked = [check_loss(E, variables) for E in losses]
+    checked = [check_loss(E, variables, spec) for E in losses]
     return tuple(E for E, _ in checked), checked[0][1]
 
 
@@ -164,7 +165,7 @@ class Reshuffled:
 def _check_memory(spec):
     """Mini-batch memory is derived for exponential moving averages of g and θ only."""
     plan = make_plan(spec, True)
-    fed = [st.symbol for st in spec.states if sp.sympify(st.input).free_symbols & {s.symbol for s in spec.states}]
+    fed = [st.symbol for st in spec.states if sp.sympify(st.input, strict=True).free_symbols & {s.symbol for s in spec.states}]
     constructs = any(S.constructs_innermost_first(e) for e in [spec.step, *(st.input for st in spec.states)])
     if plan.slow or fed or constructs or spec.step.has(S.t):
         raise BeaError(f"{spec.name}: mini-batch fields with memory are derived for moving averages of g and θ "
@@ -213,7 +214,7 @@ def _memory_fields(spec, losses, variables, order):
                     offset = [const(a**k / (1 - a**k) ** 2) * c + p / const(1 - a**k) for c, p in zip(cycle, partial)]
                     acc = [x + const(st.scale * a**t) * y for x, y in zip(acc, along(r, seeds[(r - t) % k][i], offset))]
                 s1.append([-x for x in acc])
-            phi1 = [se.Add(*(se.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
+            phi1 = [se.Add(*(trees.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
                              for i, sym in enumerate(state_symbols))) for j in range(d)]
             flow = along(r, F0[r], F0[r])
             out[r].append([-p - f / 2 for p, f in zip(phi1, flow)])
@@ -236,8 +237,10 @@ def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary:
     [1/2 - x/2, -x/2 - 1/2]
     """
     order = check_order(order)
-    losses, variables = check_losses(losses, variables)
     spec, values = build(optimizer, hyper_and_options)
+    losses, variables = check_losses(losses, variables, spec)
+    for E in losses:
+        warn_if_not_smooth(E)
     if any(e.has(S.Prev) for e in [spec.step, *(st.input for st in spec.states)]):
         raise BeaError(f"{spec.name}: prev(·) with mini-batches: the previous step used another batch's loss, "
                        "which the batch fields do not carry; use full batches")
@@ -260,8 +263,8 @@ def iterate_batches(optimizer, losses, variables, theta0, steps: int, h, schedul
     (a fresh random permutation of the k batches each epoch, from ``seed``). Batches of one sample
     give incremental (per-sample) optimizers, e.g. per-sample Adam."""
     steps, h = check_steps(steps, h)
-    losses, variables = check_losses(losses, variables)
     spec, values = build(optimizer, hyper_and_options, require_all=True)
+    losses, variables = check_losses(losses, variables, spec)
     theta = check_start(theta0, len(variables))
     order = batch_order(len(losses), steps, schedule, seed)
     grads = [gradient_function(E, variables) for E in losses]
@@ -282,8 +285,8 @@ def batch_order(k: int, steps: int, schedule: str, seed: int = 0) -> np.ndarray:
 def permutations_mean_epoch(optimizer, losses, variables, theta0, h, **hyper_and_options) -> np.ndarray:
     """E_π[θ after one epoch] over all k! batch orders, from θ₀ (memoryless optimizers; a check of
     :meth:`BatchODE.reshuffled`)."""
-    losses, variables = check_losses(losses, variables)
     spec, values = build(optimizer, hyper_and_options, require_all=True)
+    losses, variables = check_losses(losses, variables, spec)
     if spec.states:
         raise BeaError("the exact permutation average is for memoryless optimizers")
     grads = [gradient_function(E, variables) for E in losses]

@@ -33,12 +33,13 @@ def moment(decay, r: int, stationary: bool, power=None) -> sp.Expr:
     --------
     >>> import sympy as sp
     >>> a = sp.Symbol("a", positive=True)
-    >>> moment(a, 1, True)
-    a/(a - 1)**2
+    >>> sp.cancel(moment(a, 1, True) - a/(1 - a)**2)      # Σ k a^k
+    0
     >>> moment(sp.S.One, 1, False)
     n*(n + 1)/2
-    >>> moment(a, 0, False)
-    (-a*a**n + 1)/(1 - a)
+    >>> from bea.symbols import n
+    >>> sp.cancel(moment(a, 0, False) - (1 - a**(n + 1))/(1 - a))
+    0
     """
     decay = sp.sympify(decay)
     k = sp.Symbol("k", integer=True, nonnegative=True)

@@ -12,7 +12,7 @@ import sympy as sp
 from . import engine
 from . import symbols as S
 from .abstract import AbstractCalculus, concretize
-from .concrete import ConcreteCalculus, check_loss
+from .concrete import ConcreteCalculus, check_loss, warn_if_not_smooth
 from .errors import BeaError
 from .numeric import function
 from .optimizers import build
@@ -99,7 +99,7 @@ class ModifiedODE:
 
     @property
     def step_dependent(self) -> bool:
-        return any(sp.sympify(F).has(S.n) for F in self.terms)
+        return any(F.has(S.n) for F in self.terms)
 
     @property
     def joint(self) -> bool:
@@ -130,9 +130,9 @@ class ModifiedODE:
             # where the weight 1/(n+1) = h/(t+h) is not small, cap it at 2 (measured by the slope tests)
             return min(self.order + 1, 2) if self.start_step else self.order + 1
         if self.stationary:
-            memoryless = not self.spec.states and not sp.sympify(self.spec.step).has(S.n, S.Prev)
+            memoryless = not self.spec.states and not sp.sympify(self.spec.step, strict=True).has(S.n, S.Prev)
             return self.order + 1 if memoryless else None
-        varying = [j for j, F in enumerate(self.terms) if sp.sympify(F).has(S.n)]
+        varying = [j for j, F in enumerate(self.terms) if F.has(S.n)]
         return self.order + 1 if not varying else min(self.order + 1, varying[0] + 2)
 
     @functools.cached_property
@@ -185,7 +185,8 @@ class ModifiedODE:
         """
         if not self.abstract:
             raise BeaError("this modified ODE is already concrete")
-        loss, variables = check_loss(loss, variables)
+        loss, variables = check_loss(loss, variables, self.spec)
+        warn_if_not_smooth(loss)
         states = {s: [sp.Symbol(f"{s.name}_{x.name}", real=True) for x in variables] for s in self.state_variables}
         parts = (lambda F: list(F)) if self.joint else (lambda F: [F])
         terms = [sp.Matrix([concretize(part, loss, variables, j, states) for part in parts(F)
@@ -402,7 +403,8 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
                               tuple((k, tuple(v)) for k, v in masks.items()))
         return ModifiedODE(spec, values, got.terms, order, h_value, stationary, None, variables, got.state_variables,
                            got.start_step, True, masks)
-    loss, variables = check_loss(loss, variables)
+    loss, variables = check_loss(loss, variables, spec)
+    warn_if_not_smooth(loss)
     got = derive_concrete(spec.substitute(values), loss, variables, order, stationary)  # numbers first: smaller
     return ModifiedODE(spec, values, got.terms, order, h_value, stationary, loss, variables, got.state_variables,
                        got.start_step)

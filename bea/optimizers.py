@@ -295,13 +295,13 @@ def normalized_gd() -> OptimizerSpec:
 # -- running averages: states that are variables of the flow ------------------------------------
 @registered(Example(dict(beta=0.6), orders=(0, 1), abstract_order=None))
 def schedule_free_sgd() -> OptimizerSpec:
-    """Schedule-free SGD (Defazio et al. 2024), with θ the base sequence z and x its running average:
-    y = (1−β)z + βx, z ← z − h∇E(y), x ← (n/(n+1))x + z/(n+1).  The average never forgets (its
-    weight 1/(n+1) = h/(t+h) is O(h)), so x is a variable of the modified equation next to z."""
-    x = sp.Symbol("x", real=True)
+    """Schedule-free SGD (Defazio et al. 2024), with θ the base sequence z and x̄ its running average:
+    y = (1−β)z + βx̄, z ← z − h∇E(y), x̄ ← (n/(n+1))x̄ + z/(n+1).  The average never forgets (its
+    weight 1/(n+1) = h/(t+h) is O(h)), so x̄ is a variable of the modified equation next to z."""
+    x = sp.Symbol("xbar", real=True)
     G = S.Grad(S.theta + S.beta * (S.Prev(x) - S.theta))
     return OptimizerSpec(
-        "schedule_free_sgd", "schedule-free SGD (the averaged iterate x is a variable of the flow)",
+        "schedule_free_sgd", "schedule-free SGD (the averaged iterate x̄ is a variable of the flow)",
         step=G,
         states=(State(x, S.n / (S.n + 1), S.theta - S.h * G, 1 / (S.n + 1)),),
         hyperparameters=(Hyper("beta", S.beta, "unit", "interpolation between z and its average x"),),

@@ -101,7 +101,7 @@ class _Coefficients:
     """Coefficients of an expression in n and t, with n = t/h, as a power series in h at fixed t."""
 
     def __init__(self, expr):
-        self.expr = sp.sympify(expr).subs(S.n, S.t / S.h)
+        self.expr = sp.sympify(expr, strict=True).subs(S.n, S.t / S.h)
         self._known = {}
 
     def __getitem__(self, k: int):
@@ -124,7 +124,7 @@ def _refuse_functions(spec: OptimizerSpec, expr, where: str):
 
 def _references(expr) -> set:
     """The symbols ``expr`` uses at the current step (those inside prev(·) are previous values)."""
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     return expr.xreplace({p: sp.S.Zero for p in expr.atoms(S.Prev)}).free_symbols
 
 
@@ -132,11 +132,11 @@ def plan(spec: OptimizerSpec, stationary: bool = False) -> Plan:
     """Classify the states of ``spec`` and check what can be derived (see the module docstring)."""
     for name, expr in [("step", spec.step)] + [(f"state {st.symbol}", e) for st in spec.states
                                                 for e in (st.decay, st.input, st.scale)]:
-        _refuse_functions(spec, sp.sympify(expr), name)
+        _refuse_functions(spec, sp.sympify(expr, strict=True), name)
     symbols = [st.symbol for st in spec.states]
     if len(set(symbols)) != len(symbols):
         raise BeaError(f"{spec.name}: two states share one symbol ({', '.join(map(str, symbols))}); give each its own")
-    result = Plan(spec, sp.sympify(spec.step))
+    result = Plan(spec, sp.sympify(spec.step, strict=True))
     for st in spec.states:
         kind = _kind(spec, st)
         {"fast": lambda: result.fast.__setitem__(st.symbol, st), "slow": lambda: result.slow.append(st),
@@ -149,7 +149,7 @@ def plan(spec: OptimizerSpec, stationary: bool = False) -> Plan:
 
 
 def _kind(spec, st) -> str:
-    decay, scale = sp.sympify(st.decay), sp.sympify(st.scale)
+    decay, scale = sp.sympify(st.decay, strict=True), sp.sympify(st.scale, strict=True)
     varying = decay.free_symbols & {S.n, S.t, S.h}
     if not varying:
         if decay == 1:
@@ -165,8 +165,8 @@ def _kind(spec, st) -> str:
             raise BeaError(f"{spec.name}: state {st.symbol}: its input depends on n, but past inputs were taken at "
                            "other n; put n-dependent factors in the step")
         return "fast"
-    a = sp.sympify(decay).subs(S.n, S.t / S.h)
-    b = sp.sympify(scale).subs(S.n, S.t / S.h)
+    a = sp.sympify(decay, strict=True).subs(S.n, S.t / S.h)
+    b = sp.sympify(scale, strict=True).subs(S.n, S.t / S.h)
     try:
         a0, b0 = sp.limit(a, S.h, 0, "+"), sp.limit(b, S.h, 0, "+")
     except (NotImplementedError, ValueError):
@@ -186,7 +186,7 @@ def _check_dependencies(spec, result: Plan):
         if st.symbol in refs:
             raise BeaError(f"{spec.name}: state {st.symbol} is fed by its own new value ({st.input}); write its "
                            f"linear part as the decay, and prev({st.symbol}) for its old value")
-        if st.symbol in result.fast and sp.sympify(st.input).has(S.Prev(st.symbol)):
+        if st.symbol in result.fast and sp.sympify(st.input, strict=True).has(S.Prev(st.symbol)):
             raise BeaError(f"{spec.name}: state {st.symbol} is fed by its own old value through prev({st.symbol}) "
                            "in its input: a nonlinear self-dependence has no closed-form memory (a running average "
                            "with decay n/(n+1), a variable of the flow, may)")

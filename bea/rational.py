@@ -29,7 +29,7 @@ class _NotRational(Exception):
 
 def factor(expr) -> sp.Expr:
     """``expr`` as a product of irreducible factors over Q, radicals and functions as generators."""
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     if expr.is_number:
         return expr if expr.is_Rational else sp.factor(expr)
     expr, atoms = _generators(expr)

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Callable
 
 from .errors import BeaError
-from .spec import OptimizerSpec
+from .spec import OptimizerSpec, check_derivable
 
 
 @dataclass(frozen=True)
@@ -216,4 +216,6 @@ def build(optimizer, values: dict, require_all: bool = False):
         from .schedules import with_schedule
 
         spec = with_schedule(spec, schedule)
-    return spec, spec.values_map(values, require_all)
+    mapping = spec.values_map(values, require_all)
+    check_derivable(spec, mapping)
+    return spec, mapping

@@ -80,5 +80,5 @@ def constructs_innermost_first(expr) -> list:
         if isinstance(e, _Construct) and e not in out:
             out.append(e)
 
-    visit(sp.sympify(expr))
+    visit(sp.sympify(expr, strict=True))
     return out

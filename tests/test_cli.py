@@ -76,7 +76,7 @@ def test_derive_concrete_loss_and_step(capsys):
     (["derive", "adam", "--param", "beta"], "--param takes key=value"),
     (["derive", "nope"], "unknown optimizer 'nope'"),
     (["derive", "gd", "--order", "-1"], "order must be >= 0"),
-    (["derive", "gd", "--loss", "x+*", "--vars", "x"], "cannot parse --loss"),
+    (["derive", "gd", "--loss", "x+*", "--vars", "x"], "--loss: invalid syntax, at column 3 ('*')"),
     (["derive", "gd", "--loss", "x**2"], "--loss needs --vars"),
     (["derive", "adam", "--param", "eps=-1"], "eps must be >= 0"),
 ])
@@ -148,3 +148,16 @@ def test_derive_mini_batches_and_reshuffling(capsys):
     assert "F̄1 = [-x/2, -y] = −∇(y**2/2 + (x - 1)**2/8 + (x + 1)**2/8)" in out
     code, _, err = run(capsys, "derive", "adam", "--batch-loss", "x**2", "--vars", "x", "--reshuffled")
     assert code == 2 and "memoryless optimizers only" in err
+
+
+def test_derive_reads_a_library_loss_by_name(capsys):
+    code, out, _ = run(capsys, "derive", "gd", "--loss", "quadratic", "--order", "1")
+    assert code == 0 and "‖∇E‖₂²" in out
+    code, _, err = run(capsys, "derive", "gd", "--loss", "quadratic", "--vars", "x")  # text: needs its variables
+    assert code == 2 and err.startswith("bea: error:")
+
+
+def test_an_empty_option_is_an_error_not_the_default(capsys):
+    for argv in (["verify", "gd", "--theta0", ""], ["derive", "gd", "--schedule", " "], ["verify", "gd", "--out", ""]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and "is empty" in err, argv

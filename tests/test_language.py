@@ -275,9 +275,9 @@ def spec_with(step=S.g, states=()):
 @pytest.mark.parametrize("make,words", [
     (lambda: bea.modified_ode("amsgrad", order=1), "max(·,·) has a kink"),
     (lambda: bea.modified_ode(spec_with(sp.sign(S.g)), order=1), "sign(·) is discontinuous"),
-    (lambda: bea.modified_ode(spec_with(S.g * sp.Mod(S.n, 5)), order=1), "periodic in n"),
+    (lambda: bea.modified_ode(spec_with(S.g * sp.Mod(S.n, 5)), order=1), "Mod, which is not a known function"),
     (lambda: bea.modified_ode(spec_with(S.g * sp.floor(S.n / 5)), order=1), "piecewise constant"),
-    (lambda: bea.modified_ode(spec_with(sp.Function("lookahead")(S.g)), order=1), "unknown function"),
+    (lambda: bea.modified_ode(spec_with(sp.Function("lookahead")(S.g)), order=1), "lookahead, which is not a known function"),
     (lambda: bea.modified_ode(spec_with(S.m, (State(S.m, S.beta, S.m * S.g),)), order=1), "own new value"),
     (lambda: bea.modified_ode(spec_with(S.m, (State(S.m, S.beta, S.Prev(S.m) ** 2),)), order=1),
      "nonlinear self-dependence"),

@@ -2,23 +2,34 @@
 and the one-norm over training for every run."""
 from __future__ import annotations
 
-import json
+import math
+import warnings
 from pathlib import Path
 
 from bea.atomic import save_figure, write_atomic
-from bea.errors import BeaError
+from bea.errors import BeaError, BeaWarning
+
+from .logfile import read_log
 
 
 def read_runs(folder: Path):
-    """[(key, value, config, log rows)] for every KEY=VALUE subfolder with a log, sorted by value."""
+    """[(key, value, log rows)] for every KEY=VALUE subfolder with a log of a CIFAR run, sorted by value
+    (a folder whose value is not a finite number or whose log is not one is left out with a warning)."""
     runs = []
     for sub in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
         if "=" not in sub.name or not (sub / "log.jsonl").is_file():
             continue
         key, value = sub.name.split("=", 1)
-        rows = [json.loads(line) for line in (sub / "log.jsonl").read_text().splitlines() if line.strip()]
-        config = json.loads((sub / "config.json").read_text()) if (sub / "config.json").is_file() else {}
-        runs.append((key, float(value), config, rows))
+        try:
+            value = float(value)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            warnings.warn(f"ignoring {str(sub)!r}: {sub.name!r} is not KEY=NUMBER", BeaWarning, stacklevel=2)
+            continue
+        rows = read_log(sub / "log.jsonl")
+        if rows is not None and any("step" in r for r in rows):
+            runs.append((key, value, rows))
     if not runs:
         raise BeaError(f"{folder}: no KEY=VALUE run folders with a log.jsonl (run `bea experiment sweep` first)")
     return sorted(runs, key=lambda r: r[1])
@@ -35,7 +46,7 @@ def plot_sweep(folder: Path) -> list[Path]:
     summary = ["value,steps,final_train_loss,final_test_acc,final_one_norm_eps,final_grad_l1,diverged"]
     xs, accs, norms, l1s = [], [], [], []
     fig2, (ax2, ax3) = plt.subplots(1, 2, figsize=(11, 4))
-    for _, value, _, rows in runs:
+    for _, value, rows in runs:
         steps = [r for r in rows if "step" in r]
         tests = [r for r in steps if "test_acc" in r]
         diverged = any("note" in r for r in rows)
