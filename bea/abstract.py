@@ -122,10 +122,7 @@ class AbstractCalculus:
         self._locals = set()  # generators of slow states
 
     def _se(self, expr):
-        expr = sp.sympify(expr)
-        for sym in expr.free_symbols:
-            self.names.setdefault(sym.name, sym)
-        return trees.from_sympy(expr)
+        return trees.from_sympy(expr, self.names)
 
     def const(self, value):
         return (self._se(value),)

@@ -117,10 +117,7 @@ class ConcreteCalculus:
         self._derivatives = {}
 
     def _se(self, expr):
-        expr = sp.sympify(expr)
-        for sym in expr.free_symbols:
-            self.names.setdefault(sym.name, sym)
-        return trees.from_sympy(expr)
+        return trees.from_sympy(expr, self.names)
 
     def const(self, value):
         return (self._se(value),) * self.dimension

@@ -213,9 +213,16 @@ def lie(expr, direction: Direction) -> se.Basic:
     return se.expand(se.Add(*(direction.of_term(term) for term in se.Add.make_args(se.expand(expr)))))
 
 
-def from_sympy(expr) -> se.Basic:
+def from_sympy(expr, names: dict | None = None) -> se.Basic:
     """A SymPy expression as a SymEngine one, |u| written √(u²) (differentiable away from its kink,
-    where the expansion holds; SymEngine has no derivative for abs)."""
+    where the expansion holds; SymEngine has no derivative for abs).  ``names`` (name → SymPy
+    symbol) records the symbols met, for :func:`to_sympy` on the way back."""
+    if names is not None:
+        import sympy as sp
+
+        expr = sp.sympify(expr, strict=True)
+        for sym in expr.free_symbols:
+            names.setdefault(sym.name, sym)
     out = se.sympify(expr)
     found = out.atoms(se.Abs)
     while found:
