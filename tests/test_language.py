@@ -290,3 +290,32 @@ def spec_with(step=S.g, states=()):
 def test_what_has_no_modified_equation_is_refused_with_the_reason(make, words):
     with pytest.raises(BeaError, match=words.replace("(", r"\(").replace(")", r"\)").replace("·", ".")):
         make()
+
+
+# -- a LAMB-type trust ratio, written by a user: global norms of θ and of g ---------------------------------
+TRUST = OptimizerSpec(
+    "trust_ratio", "GD scaled by the smoothed trust ratio ‖θ‖/‖∇E‖ (LAMB's, without its moments)",
+    step=sp.sqrt(S.CoordSum(S.theta**2) + S.eps) / sp.sqrt(S.CoordSum(S.g**2) + S.eps) * S.g,
+    hyperparameters=(Hyper("eps", S.eps, "positive"),))
+
+
+def test_a_trust_ratio_of_global_norms_is_iterated_and_has_its_order():
+    def update(n, th, s, eps=0.1):
+        g = numeric_grad(th)
+        return th - H * np.sqrt(th @ th + eps) / np.sqrt(g @ g + eps) * g
+    np.testing.assert_allclose(bea.iterate(TRUST, LOSS, X2, (0.3, 1.2), 40, H, eps=0.1),
+                               loop(update, (0.3, 1.2), 40), rtol=1e-9)  # ‖g‖ shrinks: round-off grows
+    for order in (0, 1):
+        sweep = error_slope(lambda h: trajectory_error(TRUST, LOSS, X2, (0.3, 1.2), h, order, T=0.25, eps=0.1),
+                            step_sizes(0.01, 3))
+        assert sweep.slope == pytest.approx(order + 1, abs=0.15), str(sweep)
+
+
+def test_a_trust_ratio_abstract_field_equals_the_concrete_one_in_3d():
+    x3 = sp.symbols("a b c", real=True)
+    E3 = (x3[0] * x3[1] - 1) ** 2 / 2 + x3[2] ** 4 / 10 + sp.cos(x3[0] + x3[2]) / 3
+    abstract = bea.modified_ode(TRUST, order=1, eps=sp.Rational(1, 10))
+    concrete = bea.modified_ode(TRUST, E3, list(x3), order=1, eps=sp.Rational(1, 10))
+    point = dict(zip(x3, (0.4, -0.7, 1.1)))
+    assert [float(F.subs(point)) for F in abstract.concretize(E3, list(x3)).terms[1]] == \
+        pytest.approx([float(F.subs(point)) for F in concrete.terms[1]], rel=1e-10)
