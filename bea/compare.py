@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .display import readable, recognition_lines, text
+from .display import field_term, readable, recognition_lines, text
 from .ode import modified_ode
 from .optimizers import LAM, build
 
@@ -22,10 +22,10 @@ def summary(name: str, params: dict) -> list[str]:
     accumulates = spec.never_forgets()
     ode = modified_ode(name, order=0 if accumulates else 1, stationary=not accumulates, **own)
     lines = [f"{name}: {spec.title}" + (f" ({', '.join(f'{k}={v}' for k, v in own.items())})" if own else ""),
-             f"  F₀ = {text(readable(ode.terms[0], ode))}"]
+             f"  F₀ = {text(field_term(ode.terms[0], ode))}"]
     if accumulates:
         return lines + ["  order 0 only: the accumulator never forgets (see `bea derive " + name + " --order 0`)"]
-    lines.append(f"  F₁ = {text(readable(ode.terms[1], ode))}")
+    lines.append(f"  F₁ = {text(field_term(ode.terms[1], ode))}")
     has_lam = LAM.symbol in {hp.symbol for hp in spec.hyperparameters} and LAM.symbol not in ode.values
     if has_lam:
         plain = ode.with_values({LAM.symbol: sp.S.Zero})

@@ -156,6 +156,30 @@ def _coefficient(c, ode):
         return in_s
 
 
+#: Terms up to this many operations are regrouped for display (larger ones would cost many seconds).
+SMALL = 300
+
+
+def field_term(F, ode):
+    """A term F_i for display: grouped by its contractions ∇^{r+1}E[…], each coefficient written in s
+    (:func:`_coefficient`); a concrete term (a column) only gets :func:`readable`.
+
+    >>> import bea
+    >>> ode = bea.modified_ode("signum", order=1, beta=sp.Rational(1, 2), stationary=True)
+    >>> field_term(ode.terms[1], ode)
+    -3*epsilon*D2E[g/s]/(2*s**3)
+    """
+    from .abstract import DE
+
+    if not isinstance(F, sp.Expr) or not F.has(DE) or F.has(S.n) or sp.count_ops(F) > SMALL:
+        return readable(F, ode)  # finite-n coefficients (β^n) are left as derived: simplifying them costs minutes
+    groups = {}
+    for term in sp.Add.make_args(sp.expand(F)):
+        c, node = term.as_independent(DE, as_Add=False)
+        groups[node] = groups.get(node, 0) + c
+    return readable(sp.Add(*(_coefficient(c, ode) * node for node, c in groups.items())), ode)
+
+
 def _header(ode):
     options = ", ".join(f"{k}={v}" for k, v in ode.spec.options.items())
     values = ", ".join(f"{text(k)}={v}" for k, v in ode.values.items() if k != S.n)
@@ -241,7 +265,7 @@ def pretty(ode) -> str:
     terms = " + ".join(["F₀"] + [f"h{'' if i == 1 else '^' + str(i)} F{SUBSCRIPTS[i]}" for i in range(1, ode.order + 1)])
     lines += ["", f"θ̇ = {terms} + O(h^{ode.order + 1})", ""]
     for i, F in enumerate(ode.terms):
-        body = sp.pretty(readable(F, ode), use_unicode=True)
+        body = sp.pretty(field_term(F, ode), use_unicode=True)
         label = f"F{SUBSCRIPTS[i] if i < 10 else i} = "
         pad = " " * len(label)
         body_lines = body.splitlines()
@@ -328,7 +352,7 @@ def latex(ode) -> str:
     rows = [r"\dot\theta &= " + " + ".join(["F_0"] + [f"h^{{{i}}} F_{{{i}}}" for i in range(1, ode.order + 1)])
             + rf" + O(h^{{{ode.order + 1}}})"]
     for i, F in enumerate(ode.terms):
-        rows.append(rf"F_{{{i}}} &= {_tex(F, ode)}")
+        rows.append(rf"F_{{{i}}} &= {_tex(field_term(F, ode))}")
     out = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
     if ode.order >= 1:
         out += "\n% recognized\n\\begin{align*}\n" + " \\\\\n".join(recognition_latex(ode)) + "\n\\end{align*}"

@@ -91,7 +91,7 @@ def test_a_toml_optimizer_of_ones_own_is_derived_and_iterated(tmp_path):
 @pytest.mark.parametrize("text,fragment", [
     ('step = "g"', "missing field(s) ['name']"),
     ('name = "x"\nstep = "g"\nlr = 1', "unknown field(s) ['lr']"),
-    ('name = "x"\nstep = "g*k"', "step: unknown name 'k' (declared names: g, n, theta; constants: pi, E), at column 3"),
+    ('name = "x"\nstep = "g*k"', "step: unknown name 'k' (declared names: g, h, n, player, t, theta; constants: pi, E), at column 3"),
     ('name = "x"\nstep = "g*("', "step: '(' was never closed, at column 3"),
     ('name = "x"\nstep = "g"\n[hyperparameters]\nb = "wide"', "needs a domain"),
     ('name = "x"\nstep = "m"\n[[states]]\nsymbol = "m"\ndecay = "0.5"', "fields are symbol, decay, input"),
