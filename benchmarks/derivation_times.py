@@ -41,6 +41,7 @@ TARGETS = [
     ("adam order 4 concrete 2-D, finite n", "adam", 4, 2, False),
 ]
 sys.path.insert(0, str(ROOT))
+from bea.atomic import write_atomic  # noqa: E402
 from bea.optimizers import REGISTRY  # noqa: E402  (the working tree's registry: every family it derives)
 
 FAMILIES = [name for name, entry in REGISTRY.items() if not entry().never_forgets()]
@@ -112,8 +113,14 @@ def main():
     p.add_argument("--bseries", action="store_true", help="also time the Python B-series package")
     p.add_argument("--families", action="store_true", help="also every family to order 3, abstract and 1-3 D")
     p.add_argument("--family-limit", type=float, default=20.0, help="seconds before a family case is abandoned")
-    p.add_argument("--out", help="write results.json here")
+    p.add_argument("--only", nargs="+", metavar="FAMILY", help="with --families: only these optimizers")
+    p.add_argument("--out", help="write derivation_times.json here (rewritten after every case, so a cut run keeps "
+                                 "what it measured)")
+    p.add_argument("--markdown", metavar="JSON", help="print the tables of docs/performance.md from a results file")
     args = p.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return
     trees = {"after": ROOT}
     tmp = None
     if args.baseline:
@@ -122,7 +129,8 @@ def main():
                        capture_output=True)
         trees = {"before": Path(tmp), "after": ROOT}
     results = {"machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-               "load_at_start": os.getloadavg(), "limit": args.limit, "baseline": args.baseline, "rows": []}
+               "load_at_start": os.getloadavg(), "limit": args.limit, "family_limit": args.family_limit,
+               "baseline": args.baseline, "rows": []}
     try:
         header = f"{'case':<40}" + "".join(f"{k + ' (cpu s)':>18}" for k in trees)
         if args.bseries:
@@ -135,7 +143,8 @@ def main():
             cases += [("family", f"{o} order {p_} {'abstract' if d is None else f'{d}-D'}, "
                                  f"{'n→∞' if s else 'finite n'}",
                        dict(kind="derive", optimizer=o, order=p_, dim=d, stationary=s))
-                      for o in FAMILIES for d in (None, 1, 2, 3) for s in (True, False) for p_ in range(4)]
+                      for o in (args.only or FAMILIES) for d in (None, 1, 2, 3) for s in (True, False)
+                      for p_ in range(4)]
         for group, label, case in cases:
             row = {"group": group, "case": label, **case}
             line = f"{label:<40}"
@@ -148,14 +157,37 @@ def main():
                 line += f"{shown(row['bseries'], limit):>18}"
             results["rows"].append(row)
             print(line, flush=True)
+            if args.out:
+                Path(args.out).mkdir(parents=True, exist_ok=True)
+                write_atomic(Path(args.out) / "derivation_times.json", json.dumps(results, indent=1))
     finally:
         if tmp:
             subprocess.run(["git", "worktree", "remove", "--force", tmp], cwd=ROOT, capture_output=True)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "derivation_times.json").write_text(json.dumps(results, indent=1))
-        print(f"wrote {out / 'derivation_times.json'}")
+        print(f"wrote {Path(args.out) / 'derivation_times.json'}")
+
+
+def markdown(results: dict) -> str:
+    """The targets table and the per-family table (orders in columns) of a results file, as Markdown."""
+    limit, family_limit = results["limit"], results.get("family_limit", 20.0)
+    columns = [k for k in ("before", "after", "bseries") if any(k in r for r in results["rows"])]
+    names = {"before": f"before ({results.get('baseline') or '-'})", "after": "after", "bseries": "BSeries"}
+    out = ["| case | " + " | ".join(names[c] for c in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for r in results["rows"]:
+        if r["group"] == "target":
+            out.append(f"| {r['case']} | " + " | ".join(shown(r.get(c), limit) if c in r else "" for c in columns)
+                       + " |")
+    families = [r for r in results["rows"] if r["group"] == "family"]
+    if families:
+        out += ["", "| optimizer | mode | regime | " + " | ".join(f"p = {p} before / after" for p in range(4)) + " |",
+                "|---" * 7 + "|"]
+        keys = dict.fromkeys((r["optimizer"], r["dim"], r["stationary"]) for r in families)
+        for o, d, s in keys:
+            cells = {r["order"]: r for r in families if (r["optimizer"], r["dim"], r["stationary"]) == (o, d, s)}
+            out.append(f"| {o} | {'abstract' if d is None else f'{d}-D'} | {'n→∞' if s else 'finite n'} | " + " | ".join(
+                f"{shown(cells[p].get('before'), family_limit) if 'before' in cells[p] else '-'} / "
+                f"{shown(cells[p].get('after'), family_limit)}" if p in cells else "" for p in range(4)) + " |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
