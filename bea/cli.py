@@ -8,6 +8,7 @@ and exit code 2, Ctrl-C with one line and exit code 130; warnings are ``bea: war
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import math
 import os
@@ -23,7 +24,9 @@ from .expr import check_name, read
 from .ode import modified_ode
 from .optimizers import REGISTRY, get
 
-MAX_ORDER = 4          # derivation time grows fast with the order (gd: 1 s at 4, 70 s at 7; adam: 12 s at 2)
+MAX_ORDER = 4          # derivation time grows fast with the order (docs/performance.md)
+MAX_SECONDS = 600      # derive, compare: wall-clock seconds before the command stops with an error
+MAX_VERIFY_SECONDS = 3600  # verify (its steps are bounded by --max-steps too)
 MAX_STEPS = 20_000     # verify: steps over all step sizes; derive --step N: N (exact powers a^N grow with N)
 MAX_DIMENSION = 50     # variables of a loss (--vars, --dim)
 
@@ -115,8 +118,7 @@ def _check_order(args):
         raise BeaError(f"--max-order must be >= 0, got {args.max_order}")
     if order > args.max_order:
         raise BeaError(f"order {order} is above the limit {args.max_order} (a derivation's cost grows fast with "
-                       f"the order: gd takes about a minute at 7, adam about 10 s at 2); --max-order {order} "
-                       "lifts the limit")
+                       f"the order, see docs/performance.md); --max-order {order} lifts the limit")
     return order
 
 
@@ -314,6 +316,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the built-in optimizers").set_defaults(func=cmd_list)
     d = sub.add_parser("derive", help="derive and print a modified ODE")
+    d.add_argument("--max-seconds", type=float, default=MAX_SECONDS, metavar="S",
+                   help=f"stop with an error after S seconds (default {MAX_SECONDS})")
     d.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
     d.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     d.add_argument("--order", type=int, default=1, help="order p in h (default 1)")
@@ -338,11 +342,15 @@ def parser() -> argparse.ArgumentParser:
                    help="with --batch-loss: also the mean field of random reshuffling (memoryless optimizers)")
     d.set_defaults(func=cmd_derive)
     c = sub.add_parser("compare", help="order-1 corrections of several optimizers, side by side")
+    c.add_argument("--max-seconds", type=float, default=MAX_SECONDS, metavar="S",
+                   help=f"stop with an error after S seconds (default {MAX_SECONDS})")
     c.add_argument("optimizers", nargs="+", help="optimizer names (see `bea list`)")
     c.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="hyperparameter values, applied to each optimizer that has them")
     c.set_defaults(func=cmd_compare)
     v = sub.add_parser("verify", help="error slopes of the order-0…p modified ODEs against the iterates")
+    v.add_argument("--max-seconds", type=float, default=MAX_VERIFY_SECONDS, metavar="S",
+                   help=f"stop with an error after S seconds (default {MAX_VERIFY_SECONDS})")
     v.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
     v.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     v.add_argument("--order", type=int, default=1, help="highest order checked (default 1)")
@@ -385,6 +393,26 @@ def _error(message) -> int:
     return 2
 
 
+@contextlib.contextmanager
+def _bounded(args):
+    """Run a command under its wall-clock limit (--max-seconds): a derivation whose size explodes
+    ends with an error that says what to change, never an unbounded wait."""
+    from .limits import TimeLimit, time_limit
+
+    seconds = getattr(args, "max_seconds", None)  # plugin commands (experiments) bound their own steps
+    if seconds is None:
+        yield
+        return
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise BeaError(f"--max-seconds must be a positive number, got {seconds}")
+    try:
+        with time_limit(seconds):
+            yield
+    except TimeLimit:
+        raise BeaError(f"stopped after {seconds:g} s (--max-seconds): a lower --order, numbers for the "
+                       "hyperparameters (--param), or a larger --max-seconds") from None
+
+
 def _refuse_empty(args):
     """An option given as an empty string is a mistake, never "use the default"."""
     for name, value in vars(args).items():
@@ -403,7 +431,8 @@ def main(argv=None) -> int:
             except SystemExit as exc:  # --help and --version print and stop
                 return exc.code if isinstance(exc.code, int) else 0
             _refuse_empty(args)
-            args.func(args)
+            with _bounded(args):
+                args.func(args)
         except BeaError as exc:
             return _error(exc)
         except KeyboardInterrupt:

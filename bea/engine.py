@@ -78,6 +78,12 @@ class Derivation:
 
     def __init__(self, spec: OptimizerSpec, calculus, stationary: bool):
         self.plan = make_plan(spec, stationary)
+        uses_player = any(sp.sympify(e, strict=True).has(S.player)
+                          for e in [spec.step] + [x for st in spec.states for x in (st.decay, st.input, st.scale)])
+        if uses_player and (calculus.dimension is None or S.player not in getattr(calculus, "masks", {})):
+            raise BeaError(f"{spec.name}: player (the first player's coordinates) needs a concrete game: pass "
+                           "bea.game(...) as the loss (on the command line, --loss bilinear_game); the abstract "
+                           "calculus has no per-player coordinates")
         self.calc, self.stationary = calculus, stationary or self.plan.in_time
         self.zero = calculus.const(0)
         self.variables = [S.theta] + [st.symbol for st in self.plan.slow]

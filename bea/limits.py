@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 
 
 class TimeLimit(Exception):
@@ -18,17 +19,25 @@ class TimeLimit(Exception):
 @contextlib.contextmanager
 def time_limit(seconds: float):
     """Raise :class:`TimeLimit` in the block after ``seconds`` (a real-time timer, main thread only:
-    elsewhere no timer can interrupt the block, so it does not start at all)."""
+    elsewhere no timer can interrupt the block, so it does not start at all).  Limits nest: an inner
+    block ends no later than the outer one, and the outer timer runs on after it."""
     if threading.current_thread() is not threading.main_thread():
         raise TimeLimit("an unbounded symbolic step can only be time-limited in the main thread")
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]  # seconds left to an enclosing limit (0: none)
 
     def expire(signum, frame):
         raise TimeLimit(f"gave up after {seconds:g} s")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # when the enclosing limit comes first, its handler (and message) stays
+    handler = expire if not outer or seconds < outer else signal.getsignal(signal.SIGALRM)
+    previous = signal.signal(signal.SIGALRM, handler)
+    start = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer else seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer:  # the enclosing limit goes on with the time it has left (at least a moment)
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+

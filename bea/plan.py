@@ -122,6 +122,13 @@ def _refuse_functions(spec: OptimizerSpec, expr, where: str):
                        "grad(theta + u), prev(q), sum(q) and the elementary functions")
 
 
+def _refuse_inverse_h(spec: OptimizerSpec, expr, where: str):
+    """1/h (a Polyak-form momentum (θ − prev(θ))/h, cos(t/h)) has no expansion in powers of h."""
+    if any(p.exp.is_negative and p.base.has(S.h) for p in expr.atoms(sp.Pow)):
+        raise BeaError(f"{spec.name}: the {where} divides by h ({expr}): a step with 1/h has no expansion in "
+                       "powers of h (write Polyak's momentum with a state, as heavy_ball_polyak does)")
+
+
 def _references(expr) -> set:
     """The symbols ``expr`` uses at the current step (those inside prev(·) are previous values)."""
     expr = sp.sympify(expr, strict=True)
@@ -132,7 +139,18 @@ def plan(spec: OptimizerSpec, stationary: bool = False) -> Plan:
     """Classify the states of ``spec`` and check what can be derived (see the module docstring)."""
     for name, expr in [("step", spec.step)] + [(f"state {st.symbol}", e) for st in spec.states
                                                 for e in (st.decay, st.input, st.scale)]:
-        _refuse_functions(spec, sp.sympify(expr, strict=True), name)
+        expr = sp.sympify(expr, strict=True)
+        _refuse_functions(spec, expr, name)
+        _refuse_inverse_h(spec, expr, name)
+        if not stationary and any(p.args[0].has(S.Prev) for p in expr.atoms(S.Prev)):
+            raise BeaError(f"{spec.name}: the {name} uses prev of prev: at finite n its first steps depend on the "
+                           "start convention in a way that is not derived; the stationary regime (n → ∞) is")
+    for st in spec.states:
+        for part, expr in (("decay", st.decay), ("scale", st.scale)):
+            constructs = [c.__name__ for c in (S.Grad, S.Prev, S.CoordSum) if sp.sympify(expr, strict=True).has(c)]
+            if constructs:
+                raise BeaError(f"{spec.name}: state {st.symbol}: the {part} uses {', '.join(constructs)}; a {part} "
+                               "is a weight of past inputs, built from numbers, hyperparameters, n, t and h")
     symbols = [st.symbol for st in spec.states]
     if len(set(symbols)) != len(symbols):
         raise BeaError(f"{spec.name}: two states share one symbol ({', '.join(map(str, symbols))}); give each its own")
@@ -141,7 +159,7 @@ def plan(spec: OptimizerSpec, stationary: bool = False) -> Plan:
         kind = _kind(spec, st)
         {"fast": lambda: result.fast.__setitem__(st.symbol, st), "slow": lambda: result.slow.append(st),
          "accumulator": lambda: (result.fast.__setitem__(st.symbol, st), result.accumulators.append(st))}[kind]()
-    _check_dependencies(spec, result)
+    _check_dependencies(spec, result, stationary)
     result.in_time = bool(result.slow)
     if stationary or result.in_time:
         result.step = stationary_limit(result.step)
@@ -172,12 +190,28 @@ def _kind(spec, st) -> str:
     except (NotImplementedError, ValueError):
         a0 = b0 = None
     if a0 == 1 and b0 == 0:
+        if decay.has(S.n) and sp.simplify(decay - S.n / (S.n + 1)) != 0:
+            raise BeaError(f"{spec.name}: state {st.symbol} has decay {decay}: of the decays in n that tend to 1, "
+                           "only the running average's n/(n+1) is derived (a shifted start such as (n+1)/(n+2) "
+                           "changes the first steps in a way the flow does not carry)")
         return "slow"
     raise BeaError(f"{spec.name}: state {st.symbol} has decay {decay}, which varies with n or t without tending "
                    "to 1 like n/(n+1) (a running average) as h → 0 at fixed t = nh; such memories are not derived")
 
 
-def _check_dependencies(spec, result: Plan):
+def _fed_by_own_old_value(st, fast: bool) -> bool:
+    """A fast state may not read prev(itself); a slow one (a running average, weight h/(t + h)) only at
+    O(h): with an O(1) share of its old value in its input its effective decay is no longer n/(n+1)."""
+    expr = sp.sympify(st.input, strict=True)
+    if not expr.has(S.Prev(st.symbol)):
+        return False
+    if fast:
+        return True
+    q = sp.Dummy("q")
+    return sp.simplify(sp.diff(expr.xreplace({S.Prev(st.symbol): q}), q).subs(S.h, 0)) != 0
+
+
+def _check_dependencies(spec, result: Plan, stationary: bool):
     """Fast states may be fed by other states (their new values) as long as no state feeds itself."""
     states = {st.symbol for st in spec.states}
     graph = {}
@@ -186,18 +220,36 @@ def _check_dependencies(spec, result: Plan):
         if st.symbol in refs:
             raise BeaError(f"{spec.name}: state {st.symbol} is fed by its own new value ({st.input}); write its "
                            f"linear part as the decay, and prev({st.symbol}) for its old value")
-        if st.symbol in result.fast and sp.sympify(st.input, strict=True).has(S.Prev(st.symbol)):
+        if _fed_by_own_old_value(st, st.symbol in result.fast):
             raise BeaError(f"{spec.name}: state {st.symbol} is fed by its own old value through prev({st.symbol}) "
-                           "in its input: a nonlinear self-dependence has no closed-form memory (a running average "
-                           "with decay n/(n+1), a variable of the flow, may)")
+                           "in its input: write its linear part as the decay (a nonlinear self-dependence has no "
+                           "closed-form memory)")
+        fed_by_old = {p.args[0] for p in sp.sympify(st.input, strict=True).atoms(S.Prev)} & set(result.fast)
+        if fed_by_old and not stationary:
+            raise BeaError(f"{spec.name}: state {st.symbol} is fed by the old value of state(s) "
+                           f"{', '.join(sorted(map(str, fed_by_old)))} (prev): its start-up transient at finite n "
+                           "is not derived; the stationary regime (n → ∞) is")
         graph[st.symbol] = refs
+    if result.slow and result.fast:
+        raise BeaError(f"{spec.name}: a running average ({', '.join(str(st.symbol) for st in result.slow)}) next to "
+                       f"moving averages ({', '.join(map(str, result.fast))}): the moving averages' start-up is not "
+                       "carried by the joint flow; such combinations are not derived")
+    _refuse_cycles(spec, graph, "within one step every state must be computable from states updated before it")
+    fast = set(result.fast)
+    old_values = {st.symbol: (graph[st.symbol] | {p.args[0] for p in sp.sympify(st.input, strict=True).atoms(S.Prev)})
+                  & fast - {st.symbol} for st in spec.states if st.symbol in fast}
+    _refuse_cycles(spec, old_values, "through prev the memories are coupled (a matrix of decays, not one geometric "
+                                     "memory per state), which is not derived")
+
+
+def _refuse_cycles(spec, graph: dict, why: str):
+    """A BeaError naming the first cycle of ``graph`` (state → the states it reads)."""
     done, active = set(), []
 
     def visit(s):
         if s in active:
             cycle = " → ".join(map(str, active[active.index(s):] + [s]))
-            raise BeaError(f"{spec.name}: the states feed each other in a cycle ({cycle}); within one step every "
-                           "state must be computable from states updated before it")
+            raise BeaError(f"{spec.name}: the states feed each other in a cycle ({cycle}); {why}")
         if s in done:
             return
         active.append(s)

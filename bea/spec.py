@@ -264,6 +264,10 @@ def check_derivable(spec: OptimizerSpec, values: dict | None = None) -> None:
         if decay.is_number and not 0 <= float(decay) <= 1:
             raise BeaError(f"{name}: state {st.symbol}: the decay must be in [0, 1], got {decay}"
                            + (f" = {st.decay}" if decay != st.decay else ""))
+        if decay == 1 and st.decay != 1:
+            raise BeaError(f"{name}: state {st.symbol}: the decay {st.decay} = 1 at these values: the state never "
+                           "forgets, and its memory sums diverge; write decay = 1 in the spec for an accumulator "
+                           "(derived at order 0 only, like AdaGrad)")
 
 
 def _uses(expr, allowed: set, what: str, why: str):

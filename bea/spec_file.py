@@ -106,7 +106,7 @@ def spec_from_dict(data: dict) -> OptimizerSpec:
     states = tuple(
         State(state_symbols[st["symbol"]],
               _expression(st["decay"], f"state {st['symbol']}: decay", names),
-              _expression(st["input"], f"state {st['symbol']}: input", names),
+              _expression(st["input"], f"state {st['symbol']}: input", names | state_symbols),
               _expression(st.get("scale", "1"), f"state {st['symbol']}: scale", names))
         for st in states_raw
     )

@@ -154,7 +154,7 @@ def trajectory_error(optimizer, loss, variables, theta0, h, order: int, T: float
     run, states = iterate(optimizer, loss, variables, theta0, burn + steps, h, states=True, **params)
     start = max(burn, ode.start_step)
     flow = integrate(ode, ode.start_value(run, states, start), burn + steps - start, start=start)
-    return global_error(run[start:], flow[:, :len(variables)])
+    return global_error(run[start:], flow[:, :run.shape[1]])
 
 
 def _point_double(optimizer, loss, variables, theta0, h, p, T, params, iterates):

@@ -248,6 +248,12 @@ def test_game_iterates_are_the_alternating_and_simultaneous_updates():
     np.testing.assert_allclose(bea.iterate("gda_alternating", G, None, th, 30, H), alt, rtol=1e-12)
 
 
+def test_trajectory_error_takes_a_game_without_variables():
+    G = rosca_game()
+    errors = [trajectory_error("gda_simultaneous", G, None, (0.8, -0.4), h, 1, T=0.2) for h in (0.01, 0.005)]
+    assert 3.5 < errors[0] / errors[1] < 4.5  # order 1: global error O(h²)
+
+
 def test_lion_written_with_prev_is_the_builtin_lion():
     """The built-in Lion writes the old momentum through the new one, (m − (1−ρ)g)/ρ; prev(m) is that
     old value directly.  Same iterates, same fields (stationary, orders 1–2)."""
@@ -286,6 +292,29 @@ def spec_with(step=S.g, states=()):
     (lambda: bea.modified_ode(spec_with(S.m, (State(S.m, S.beta * sp.exp(-S.t), S.g),)), order=1),
      "varies with n or t"),
     (lambda: bea.modified_ode(spec_with(S.Grad(S.theta + S.g)), order=1), "O(1) distance away"),
+    # found by an independent review (each was derived without a word, with a wrong field or a traceback)
+    (lambda: bea.modified_ode(spec_with(S.g - S.beta * (S.theta - S.Prev(S.theta)) / S.h), order=1), "divides by h"),
+    (lambda: bea.modified_ode(spec_with(S.g * sp.cos(S.t / S.h)), order=1), "divides by h"),
+    (lambda: bea.modified_ode(spec_with(S.m / sp.sqrt(S.v + 1), (State(S.m, S.beta, S.g),
+                                                                  State(S.v, S.beta, S.Prev(S.m) ** 2))), order=1),
+     "fed by the old value of state(s) m (prev): its start-up transient at finite n is not derived"),
+    (lambda: bea.modified_ode(spec_with(S.m + S.v, (State(S.m, S.beta, S.g + S.Prev(S.v)), State(S.v, S.beta, S.m))),
+                              order=1, stationary=True), "through prev the memories are coupled"),
+    (lambda: bea.modified_ode(spec_with(S.m + S.theta - S.v, (State(S.v, S.n / (S.n + 1), S.theta, 1 / (S.n + 1)),
+                                                               State(S.m, S.beta, S.g))), order=1),
+     "a running average (v) next to moving averages (m)"),
+    (lambda: bea.modified_ode(spec_with(S.g + S.theta - S.v, (State(S.v, S.n / (S.n + 1), S.theta + S.Prev(S.v),
+                                                                     1 / (S.n + 1)),)), order=1),
+     "fed by its own old value through prev(v)"),
+    (lambda: bea.modified_ode(spec_with(S.v, (State(S.v, (S.n + 1) / (S.n + 2), S.g, 1 / (S.n + 2)),)), order=1),
+     "of the decays in n that tend to 1, only the running average's"),
+    (lambda: bea.modified_ode(spec_with(S.m, (State(S.m, S.beta * S.CoordSum(1) / 2, S.g),)), order=1),
+     "the decay uses CoordSum"),
+    (lambda: bea.modified_ode(spec_with(S.g + S.Prev(S.Prev(S.g)) / 10), order=1), "prev of prev"),
+    (lambda: bea.modified_ode("gda_alternating", order=1), "player (the first player's coordinates) needs a concrete game"),
+    (lambda: bea.modified_ode(OptimizerSpec("b1", "b1", step=S.m, states=(State(S.m, sp.Symbol("b"), S.g),),
+                                            hyperparameters=(Hyper("b", sp.Symbol("b"), "nonnegative"),)),
+                              order=1, b=1), "= 1 at these values: the state never forgets"),
 ])
 def test_what_has_no_modified_equation_is_refused_with_the_reason(make, words):
     with pytest.raises(BeaError, match=words.replace("(", r"\(").replace(")", r"\)").replace("·", ".")):

@@ -173,3 +173,28 @@ def test_a_toml_game_of_ones_own_matches_its_measured_order(tmp_path, capsys):
                  "--out", str(tmp_path / "out")]) == 0
     study = __import__("json").loads((tmp_path / "out" / "study.json").read_text())
     assert [round(study["slopes"][p], 1) for p in ("0", "1")] == [1.0, 2.0], study["slopes"]
+
+
+def test_a_toml_state_may_read_another_states_new_value(tmp_path):
+    """AdaBelief without bias correction in a spec file: v is fed by (g − m)² with the new m; its
+    iterates are the NumPy loop's, and a cycle of states is refused with its reason."""
+    path = tmp_path / "belief.toml"
+    path.write_text('name = "belief"\nstep = "m / sqrt(v + eps)"\n[hyperparameters]\nbeta = "unit"\nrho = "unit"\n'
+                    'eps = "positive"\n[[states]]\nsymbol = "m"\ndecay = "beta"\ninput = "g"\nscale = "1 - beta"\n'
+                    '[[states]]\nsymbol = "v"\ndecay = "rho"\ninput = "(g - m)**2"\nscale = "1 - rho"\n')
+    x, y = sp.symbols("x y")
+    loss = (x * y - 1) ** 2 / 2 + x**4 / 10
+    grad = sp.lambdify([(x, y)], [loss.diff(x), loss.diff(y)])
+    th, m, v, h, out = np.array([0.3, 1.2]), 0.0, 0.0, 0.05, [np.array([0.3, 1.2])]
+    for _ in range(20):
+        g = np.array(grad(th))
+        m = 0.5 * m + 0.5 * g
+        v = 0.6 * v + 0.4 * (g - m) ** 2
+        th = th - h * m / np.sqrt(v + 0.1)
+        out.append(th)
+    got = bea.iterate(load_spec(path), loss, [x, y], (0.3, 1.2), 20, h, beta=0.5, rho=0.6, eps=0.1)
+    np.testing.assert_allclose(got, out, rtol=1e-12)
+    path.write_text('name = "cyc"\nstep = "m"\n[[states]]\nsymbol = "m"\ndecay = "0.5"\ninput = "w"\n'
+                    '[[states]]\nsymbol = "w"\ndecay = "0.5"\ninput = "m + g"\n')
+    with pytest.raises(BeaError, match=r"cycle \(m → w → m\)"):
+        bea.modified_ode(load_spec(path), order=1)
