@@ -210,6 +210,10 @@ def _order_note(ode):
         return ("global error: describes the iterates once the bias-correction/initialization transient "
                 "has passed (use finite n to match iterates from step 0)")
     note = f"global error O(h^{q}) over a fixed horizon T = nh"
+    if ode.joint and q == 2:
+        note += (" up to a factor log²(1/h) (a running average's first steps, where 1/(n+1) is not small; "
+                 "from a fixed t₀ > 0 on, the error is O(h^" + f"{ode.order + 1})" + ")")
+        return note
     if q < ode.order + 1:
         note += (f" (not O(h^{ode.order + 1}): F{SUBSCRIPTS[q - 2]} depends on n, and writing the past with the"
                  f" current interval's field costs O(h^{q}) over the transient)")
