@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
@@ -103,6 +104,7 @@ def _derive_batches(args, params):
 
 def cmd_verify(args):
     from . import losses, verify
+    from .integrate import step_sizes
     from .ode import check_order
 
     check_order(args.order)
@@ -121,7 +123,7 @@ def cmd_verify(args):
         raise BeaError(f"--theta0 needs {len(variables)} comma-separated numbers")
     if args.levels < 2:
         raise BeaError("--levels must be >= 2")
-    hs = [args.h_max / 2**k for k in range(args.levels)]
+    hs = step_sizes(args.h_max, args.levels)
     out = Path(args.out or f"runs/verify/{label}_{args.loss if not args.loss_expr else 'user'}")
     result = verify.study(optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
                           loss_name=name, cache=out / "cache.json", precision=args.precision, **params)
@@ -136,17 +138,40 @@ def cmd_compare(args):
     print(compare(args.optimizers, _parse_params(args.param)))
 
 
-def cmd_separable(args):
-    try:
-        from experiments.separable.figures import FIGURES
-    except ImportError as exc:
-        raise BeaError(f"the experiments package is not importable ({exc}); install bea from its repository") from None
-    if args.figure != "all" and args.figure not in FIGURES:
-        raise BeaError(f"unknown figure {args.figure!r}; known: {', '.join(FIGURES)}, all")
-    names = list(FIGURES) if args.figure == "all" else [args.figure]
-    for name in names:
-        FIGURES[name](Path(args.out), quick=args.quick)
-        print(f"wrote {Path(args.out) / (name + '.png')} and {name}.json")
+#: Entry-point group through which other distributions add subcommands: each entry point, named
+#: after its subcommand, is a callable ``register(subparsers)`` that adds that subcommand's parser
+#: with ``func`` set (bea-experiments registers ``experiment`` this way).
+PLUGIN_GROUP = "bea.commands"
+#: Subcommands that a separate distribution provides, and how to get it (for a one-line hint).
+KNOWN_PLUGINS = {"experiment": "the bea-experiments package (from a bea checkout: pip install -e ./experiments)"}
+
+
+def _add_plugins(sub):
+    """Subcommands registered under :data:`PLUGIN_GROUP`; a known one that is missing explains itself."""
+    for entry in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        if entry.name in sub.choices:
+            continue
+        try:
+            entry.load()(sub)
+        except Exception as exc:  # a broken plugin must not take the built-in commands down with it
+            message = f"the {entry.name!r} command ({entry.value}) could not be loaded: {exc}"
+            _placeholder(sub, entry.name, message)
+    for name, where in KNOWN_PLUGINS.items():
+        if name not in sub.choices:
+            _placeholder(sub, name, f"`bea {name}` needs {where}")
+
+
+def _placeholder(sub, name, message):
+    """A subcommand that takes any arguments and ends with ``message`` as a one-line error."""
+    def fail(args):
+        raise BeaError(message)
+
+    if name in sub.choices:  # a plugin that failed half-way: replace what it registered
+        sub.choices[name] = p = argparse.ArgumentParser(prog=f"bea {name}")
+    else:
+        p = sub.add_parser(name, help=f"(unavailable) {message}")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=fail)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -195,17 +220,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache "
                                  "(default runs/verify/OPTIMIZER_LOSS)")
     v.set_defaults(func=cmd_verify)
-    e = sub.add_parser("experiment", help="validation experiments (separable data, CIFAR)")
-    esub = e.add_subparsers(dest="experiment", required=True)
-    sep = esub.add_parser("separable", help="max-margin directions of adaptive optimizers on separable data")
-    sep.add_argument("--figure", required=True, help="incremental, signum, eps_effect, adagrad, toy_hinf, "
-                                                    "engine, network, or all")
-    sep.add_argument("--out", default="docs/figures/separable", help="folder for NAME.png and NAME.json")
-    sep.add_argument("--quick", action="store_true", help="short horizons (a smoke run, not the documented figure)")
-    sep.set_defaults(func=cmd_separable)
-    from experiments.cifar.cli import add_parsers
-
-    add_parsers(esub)
+    _add_plugins(sub)
     return p
 
 

@@ -5,6 +5,7 @@ import sympy as sp
 
 from . import symbols as S
 from .errors import BeaError
+from .numeric import gradient_function  # noqa: F401 (moved to bea.numeric; importable here as before)
 
 
 def check_loss(loss, variables):
@@ -33,11 +34,6 @@ def check_loss(loss, variables):
     if reserved:
         raise BeaError(f"variable names {sorted(map(str, reserved))} are reserved by bea; rename them")
     return loss, variables
-
-
-def gradient_function(loss, variables, modules="numpy"):
-    """θ ↦ [∂₁E(θ), …, ∂_dE(θ)] as generated code (``modules`` as for ``sympy.lambdify``)."""
-    return sp.lambdify([list(variables)], [sp.diff(loss, x) for x in variables], modules=modules, cse=True)
 
 
 class ConcreteCalculus:

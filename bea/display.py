@@ -145,13 +145,81 @@ def pretty(ode) -> str:
     return "\n".join(lines)
 
 
+#: Unicode in recognition's regime names and functionals → LaTeX (longest first: √ε before ε).
+_TEX = {"√ε": r"\sqrt{\varepsilon}", "≪": r"\ll", "≫": r"\gg", "|∂_jE|": r"|\partial_j E|",
+        "‖∇E‖₁": r"\|\nabla E\|_1", "‖∇E‖₂²": r"\|\nabla E\|_2^2", "ε": r"\varepsilon"}
+
+
+def _tex(expr, ode=None) -> str:
+    """LaTeX of an expression (ε as \varepsilon, √(g² + ε) as s when ``ode`` is given)."""
+    return sp.latex(readable(expr, ode) if ode is not None else expr, symbol_names={S.eps: r"\varepsilon"})
+
+
+def _tex_name(name: str) -> str:
+    """A regime or functional name such as "√ε ≪ |∂_jE| (early training, small ε)" in LaTeX."""
+    math, _, note = name.partition(" (")
+    for unicode, tex in _TEX.items():
+        math = math.replace(unicode, tex)
+    return math + (rf"\ \text{{({note}}}" if note else "")
+
+
+def _tex_verdict(rg) -> str:
+    """Regime.verdict() in LaTeX."""
+    what = _tex_name(rg.functional)
+    if rg.sign == 0:
+        return what + r"\text{: coefficient 0, neither penalized nor anti-penalized at this order}"
+    if not rg.conditions:
+        return what + (r"\ \text{penalized}" if rg.sign > 0 else r"\ \text{anti-penalized}")
+    cond = r" \cdot ".join(rf"\left({_tex(c)}\right)" for c in rg.conditions)
+    pos, neg = ("penalized", "anti-penalized") if rg.sign > 0 else ("anti-penalized", "penalized")
+    return rf"{what}\ \text{{{pos} when }} {cond} > 0,\ \text{{{neg} when }} {cond} < 0"
+
+
+def recognition_latex(ode) -> list[str]:
+    """``recognition_lines`` as rows of a LaTeX ``align*`` block."""
+    found = ode.recognized
+    if not found:
+        return [r"&\text{no recognized structure (}F_{0}\text{ is not a coordinatewise rescaling of }-\nabla E\text{)}"]
+    P = readable(found[0].preconditioner, ode)
+    rows = [r"F_{0} &= -\nabla E" if P == 1 else rf"F_{{0}} &= -P \odot \nabla E, \quad P = {_tex(P)}"]
+    for rec in found:
+        F, power = f"F_{{{rec.order}}}", "h" if rec.order == 1 else f"h^{{{rec.order}}}"
+        if not rec.parts:
+            rows.append(rf"{F} &\quad \text{{not a combination of gradients of known functionals}}")
+            continue
+        if rec.is_gradient:
+            terms = (rf"\left({_tex(c)}\right)" if isinstance(c, sp.Add) else _tex(c)
+                     for c in (sp.factor(p.coefficient) for p in rec.parts))
+            reg = " + ".join(rf"{c} {p.functional.latex}" for c, p in zip(terms, rec.parts))
+            lead = "-" if P == 1 else r"-P \odot "
+            rows.append(rf"{F} &= {lead}\nabla\left({reg}\right)")
+            if rec.order == 1:
+                rows.append(rf"\tilde E &= E + {power} \left({reg}\right)")
+        else:
+            for p in rec.parts:
+                rows.append(rf"{F} &= -P \odot c \odot \nabla {p.functional.latex}, \quad "
+                            rf"c = {_tex(_coefficient(p.coefficient, ode), ode)}")
+            rows.append(r"&\quad \text{not a gradient of one functional: } c \text{ varies with the coordinate "
+                        r"(through } g \text{)}")
+        if rec.rest != 0:
+            rows.append(rf"&\quad \text{{plus terms not of that form: }} {_tex(rec.rest, ode)}")
+        for p in rec.parts:
+            for rg in regimes(p, _domains(ode)):
+                rows.append(rf"&{_tex_name(rg.name)}: \quad c \to {_tex(rg.coefficient)}:")
+                rows.append(rf"&\qquad {_tex_verdict(rg)}")
+    return rows
+
+
 def latex(ode) -> str:
-    """A LaTeX ``align*`` block with the terms F₀ … F_p."""
+    """LaTeX ``align*`` blocks: the terms F₀ … F_p, then (order ≥ 1) the recognized form and its regimes."""
     rows = [r"\dot\theta &= " + " + ".join(["F_0"] + [f"h^{{{i}}} F_{{{i}}}" for i in range(1, ode.order + 1)])
             + rf" + O(h^{{{ode.order + 1}}})"]
     for i, F in enumerate(ode.terms):
-        rows.append(rf"F_{{{i}}} &= {sp.latex(readable(F, ode))}")
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+        rows.append(rf"F_{{{i}}} &= {_tex(F, ode)}")
+    out = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+    if ode.order >= 1:
+        out += "\n% recognized\n\\begin{align*}\n" + " \\\\\n".join(recognition_latex(ode)) + "\n\\end{align*}"
+    return out
 
 
 def to_dict(ode) -> dict:

@@ -14,9 +14,9 @@ import mpmath
 import sympy as sp
 
 from . import symbols as S
-from .concrete import gradient_function
 from .errors import BeaError
 from .iterate import _prepared
+from .numeric import function, gradient_function
 from .spec import exact
 
 
@@ -30,11 +30,11 @@ def iterate_mp(optimizer, loss, variables, theta0, steps: int, h, dps: int = 40,
     """The iterates θ₀ … θ_steps in ``dps``-digit arithmetic: a list of rows of mpf."""
     with mpmath.workdps(dps):
         spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
-        grad = gradient_function(loss, variables, modules="mpmath")
+        grad = gradient_function(loss, variables, "mpmath")
         local = [S.g, S.theta, S.n]
-        inputs = [sp.lambdify(local, st.input, modules="mpmath") for st in spec.states]
+        inputs = [function(local, st.input, "mpmath") for st in spec.states]
         coeffs = [(_mpf(st.decay), _mpf(st.scale)) for st in spec.states]
-        step = sp.lambdify([*(st.symbol for st in spec.states), *local], spec.step, modules="mpmath")
+        step = function([*(st.symbol for st in spec.states), *local], spec.step, "mpmath")
         hm = _mpf(h)
         theta = [_mpf(t) for t in theta0]
         states = [[mpmath.mpf(0)] * len(theta) for _ in spec.states]
@@ -76,7 +76,7 @@ def _gbs_step(f, y, H, tol, levels=12):
 def integrate_mp(ode, theta0, steps: int, dps: int = 40):
     """θ̃ at t = 0, h, …, steps·h in ``dps``-digit arithmetic; returns (rows of mpf, error estimate)."""
     with mpmath.workdps(dps):
-        fn = sp.lambdify([list(ode.variables), S.n], list(ode.field), modules="mpmath", cse=True)
+        fn = function([list(ode.variables), S.n], list(ode.field), "mpmath")
         H = _mpf(ode.h)
         tol = mpmath.mpf(10) ** (5 - dps)
         y = [_mpf(t) for t in theta0]

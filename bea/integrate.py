@@ -6,6 +6,9 @@ integration error far below the modified-equation error being measured.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -48,3 +51,51 @@ def global_error(iterates, flow) -> float:
 def fitted_slope(hs, errors) -> float:
     """Least-squares slope of log(error) against log(h)."""
     return float(np.polyfit(np.log(hs), np.log(errors), 1)[0])
+
+
+def step_sizes(h_max: float, levels: int, ratio: float = 2.0) -> list[float]:
+    """The geometric sequence h_max, h_max/ratio, …, ``levels`` step sizes.
+
+    Examples
+    --------
+    >>> step_sizes(0.01, 3)
+    [0.01, 0.005, 0.0025]
+    """
+    return [h_max / ratio**k for k in range(levels)]
+
+
+@dataclass(frozen=True)
+class ErrorSlope:
+    """Errors e(h) at decreasing step sizes and the fitted slope q of log e against log h (e = O(h^q))."""
+
+    hs: tuple
+    errors: tuple
+
+    @property
+    def slope(self) -> float:
+        return fitted_slope(self.hs, self.errors)
+
+    def last(self, k: int) -> "ErrorSlope":
+        """The ``k`` smallest step sizes only (the asymptotic end of the sequence)."""
+        return ErrorSlope(self.hs[-k:], self.errors[-k:])
+
+    def halved(self, error: Callable[[float], float]) -> "ErrorSlope":
+        """One more point, at half the smallest step size."""
+        h = self.hs[-1] / 2
+        return ErrorSlope(self.hs + (h,), self.errors + (float(error(h)),))
+
+    def __str__(self) -> str:
+        return (", ".join(f"e({h:g}) = {e:.2e}" for h, e in zip(self.hs, self.errors))
+                + f"; slope {self.slope:.2f}")
+
+
+def error_slope(error: Callable[[float], float], hs) -> ErrorSlope:
+    """``error(h)`` over the step sizes ``hs`` (e.g. :func:`step_sizes`) and the fitted slope.
+
+    Examples
+    --------
+    >>> sweep = error_slope(lambda h: 3 * h**2 + h**4, step_sizes(0.1, 4))
+    >>> round(sweep.slope, 2), round(sweep.last(2).slope, 3)
+    (2.0, 2.0)
+    """
+    return ErrorSlope(tuple(float(h) for h in hs), tuple(float(error(h)) for h in hs))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import sympy as sp
 
 from . import symbols as S
-from .concrete import check_loss, gradient_function
+from .concrete import check_loss
 from .errors import BeaError
+from .numeric import function, gradient_function
 from .optimizers import build
 from .spec import check_value
 
@@ -63,9 +63,9 @@ def check_start(theta0, d: int) -> np.ndarray:
 def run(spec, gradient, theta, steps: int, h: float) -> np.ndarray:
     """The recursions of a numeric ``spec`` with g_n = ``gradient(n, θ_n)`` (per-step losses allowed)."""
     local = [S.g, S.theta, S.n]
-    inputs = [sp.lambdify(local, st.input, modules="numpy") for st in spec.states]
+    inputs = [function(local, st.input) for st in spec.states]
     coeffs = [(float(st.decay), float(st.scale)) for st in spec.states]
-    step = sp.lambdify([*(st.symbol for st in spec.states), *local], spec.step, modules="numpy")
+    step = function([*(st.symbol for st in spec.states), *local], spec.step)
 
     states = [np.zeros_like(theta) for _ in spec.states]
     out = np.empty((steps + 1, theta.size))

@@ -50,6 +50,20 @@ def nonconvex(d: int = 2):
     return E, xs, [0.3, 1.2] + [0.5] * (d - 2)
 
 
+def shifted_quadratic(d: int = 2):
+    """E = (x₁ − 3)² + (x₁ − 3)(x₂ + 3)/2 + (x₂ + 3)²/2 (+ ½ Σ_{i>2} (x_i − 3)²), started at 0.
+
+    The minimizer is far from the start, so over short horizons no gradient component
+    crosses 0: a step with |g| in it (Adam with ε outside the root) is smooth there.
+    """
+    if d < 2:
+        raise BeaError("shifted_quadratic needs dimension >= 2")
+    xs = _symbols(d)
+    a, b = xs[0] - 3, xs[1] + 3
+    E = a**2 + a * b / 2 + b**2 / 2 + sum((x - 3) ** 2 for x in xs[2:]) / 2
+    return E, xs, [0.0] * d
+
+
 def logistic(d: int = 2, samples: int = 8, seed: int = 0):
     """Mean logistic loss (1/N) Σ log(1 + exp(−y_i w·x_i)) + ‖w‖²/20 on seeded Gaussian data."""
     rng = np.random.default_rng(seed)
@@ -77,6 +91,7 @@ LOSSES = {
     "quadratic": quadratic,
     "rosenbrock": rosenbrock,
     "nonconvex": nonconvex,
+    "shifted_quadratic": shifted_quadratic,
     "logistic": logistic,
     "two_layer": two_layer,
 }

@@ -32,10 +32,11 @@ import sympy as sp
 
 from . import engine
 from . import symbols as S
-from .concrete import ConcreteCalculus, check_loss, gradient_function, potential
+from .concrete import ConcreteCalculus, check_loss, potential
 from .errors import BeaError
 from .iterate import check_start, check_steps, run
 from .moments import stationary_limit
+from .numeric import function, gradient_function
 from .ode import check_order, step_index
 from .optimizers import build
 from .spec import check_value
@@ -90,16 +91,8 @@ class BatchODE:
 
     @functools.cached_property
     def _numpy(self):
-        if not self.h.is_number:
-            raise BeaError("numeric evaluation needs a number for h; pass h=")
-        fns = []
-        for r in range(self.batches):
-            expr = self.field(r)
-            stray = expr.free_symbols - set(self.variables) - {S.n}
-            if stray:
-                raise BeaError(f"numeric evaluation needs numbers for {sorted(map(str, stray))}")
-            fns.append(sp.lambdify([list(self.variables), S.n], list(expr), modules="numpy", cse=True))
-        return fns
+        return [function([list(self.variables), S.n], list(self.field(r)), hint="; pass them (h too) to cyclic_ode")
+                for r in range(self.batches)]
 
     def numpy_field(self, theta, n: int = 0) -> np.ndarray:
         """The field at θ on the interval of step n (batch n mod k)."""

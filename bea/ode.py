@@ -14,6 +14,7 @@ from . import symbols as S
 from .abstract import AbstractCalculus, concretize
 from .concrete import ConcreteCalculus, check_loss
 from .errors import BeaError
+from .numeric import function
 from .optimizers import build
 from .recognize import recognize
 from .spec import OptimizerSpec, check_value
@@ -121,19 +122,15 @@ class ModifiedODE:
         return ModifiedODE(self.spec, self.values, terms, self.order, self.h, self.stationary, loss, variables)
 
     # -- numerics -------------------------------------------------------
-    def _free_parameters(self):
-        allowed = set(self.variables) | {S.n}
-        return sorted(map(str, sp.Matrix(self.field).free_symbols - allowed))
+    def _function(self, backend: str):
+        """(θ, n) ↦ the field, as generated code (every parameter, h included, must be a number)."""
+        if self.abstract:
+            raise BeaError("an abstract result has no numeric field; call .concretize(loss, variables) first")
+        return function([list(self.variables), S.n], list(self.field), backend, hint="; pass them to modified_ode")
 
     @functools.cached_property
     def _numpy(self):
-        if self.abstract:
-            raise BeaError("an abstract result has no numeric field; call .concretize(loss, variables) first")
-        missing = self._free_parameters()
-        if missing:
-            raise BeaError(f"numeric evaluation needs numbers for {missing}; pass them to modified_ode")
-        exprs = list(self.field)
-        return sp.lambdify([list(self.variables), S.n], exprs, modules="numpy", cse=True)
+        return self._function("numpy")
 
     def numpy_field(self, theta, n: int = 0) -> np.ndarray:
         """The field at θ on the interval of step n (n is ignored when stationary)."""
@@ -158,12 +155,8 @@ class ModifiedODE:
 
     def torch_field(self):
         """A torch function ``f(theta, n)`` of a 1-D tensor θ (needs the ``torch`` extra)."""
-        try:
-            import torch
-        except ImportError:
-            raise BeaError("torch is not installed; pip install 'bea[torch]'") from None
-        self._numpy  # same checks as the NumPy path
-        fn = sp.lambdify([list(self.variables), S.n], list(self.field), modules="torch", cse=True)
+        fn = self._function("torch")  # checks that torch is there
+        import torch
 
         def field(theta, n: int = 0):
             out = fn(list(theta), torch.as_tensor(n, dtype=theta.dtype, device=theta.device))

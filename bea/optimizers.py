@@ -1,18 +1,18 @@
-"""The built-in optimizers, each a short specification (see :mod:`bea.spec`).
+"""The built-in optimizers, each a short specification (see :mod:`bea.spec`) with its examples.
 
 Hyperparameter names follow Cattaneo, Klusowski & Shigida (2024): ``beta`` is the
 first-moment (momentum) decay β₁, ``rho`` the second-moment decay β₂, ``eps`` the
 ε of the denominator.  Options (like ``bias_correction``) are keyword arguments
-of the builders.
+of the builders.  Each builder is registered (:mod:`bea.registry`) with the
+hyperparameter values on which the tests, ``verify/run_all.py`` and the benchmarks
+check its order.
 """
 from __future__ import annotations
-
-import inspect
 
 import sympy as sp
 
 from . import symbols as S
-from .errors import BeaError
+from .registry import REGISTRY, Example, build, get, option_names, registered  # noqa: F401 (the public lookups)
 from .spec import Hyper, OptimizerSpec, State
 
 BETA = Hyper("beta", S.beta, "unit", "first-moment (momentum) decay β₁")
@@ -26,11 +26,14 @@ def _correction(decay, on: bool):
     return 1 - decay ** (S.n + 1) if on else sp.S.One
 
 
+@registered(Example(orders=(0, 1, 2), slow_orders=(3,), abstract_order=2))
 def gd() -> OptimizerSpec:
     """Gradient descent: θ ← θ − h ∇E(θ)."""
     return OptimizerSpec("gd", "gradient descent", step=S.g)
 
 
+@registered(Example(dict(beta=0.5), abstract_order=2),
+            Example(dict(beta=0.5, bias_correction=True), slow_orders=(3,), label="bc"))
 def heavy_ball(bias_correction: bool = False) -> OptimizerSpec:
     """Heavy-ball momentum, EMA form: m ← βm + (1−β)∇E, θ ← θ − h m̂."""
     return OptimizerSpec(
@@ -42,6 +45,7 @@ def heavy_ball(bias_correction: bool = False) -> OptimizerSpec:
     )
 
 
+@registered(Example(dict(beta=0.4), abstract_order=2))
 def heavy_ball_polyak() -> OptimizerSpec:
     """Heavy-ball momentum, Polyak form: m ← βm + ∇E, θ ← θ − h m."""
     return OptimizerSpec(
@@ -52,6 +56,8 @@ def heavy_ball_polyak() -> OptimizerSpec:
     )
 
 
+@registered(Example(dict(rho=0.6, eps=0.1), orders=(0, 1), slow_orders=(2,)),  # F₀ depends on n: capped at 2
+            Example(dict(rho=0.6, eps=0.1, bias_correction=True), label="bc"))
 def rmsprop(bias_correction: bool = False) -> OptimizerSpec:
     """RMSProp: v ← ρv + (1−ρ)g², θ ← θ − h g / √(v̂ + ε)."""
     return OptimizerSpec(
@@ -63,6 +69,9 @@ def rmsprop(bias_correction: bool = False) -> OptimizerSpec:
     )
 
 
+@registered(Example(dict(beta=0.5, rho=0.6, eps=0.1), abstract_order=2),
+            Example(dict(beta=0.5, rho=0.6, eps=0.1, bias_correction=False), orders=(0, 1), slow_orders=(2,),
+                    label="no_bc"))
 def adam(bias_correction: bool = True) -> OptimizerSpec:
     """Adam, ε inside the square root: θ ← θ − h m̂ / √(v̂ + ε).
 
@@ -78,16 +87,7 @@ def adam(bias_correction: bool = True) -> OptimizerSpec:
     )
 
 
-def nesterov() -> OptimizerSpec:
-    """Nesterov momentum, PyTorch form: m ← βm + ∇E, θ ← θ − h(∇E + βm)."""
-    return OptimizerSpec(
-        "nesterov", "Nesterov momentum (PyTorch form)",
-        step=S.g + S.beta * S.m,
-        states=(State(S.m, S.beta, S.g),),
-        hyperparameters=(BETA,),
-    )
-
-
+@registered(Example(dict(beta=0.5, rho=0.6, eps=0.1), loss="shifted_quadratic"))  # gradients away from 0
 def adam_eps_outside(bias_correction: bool = True) -> OptimizerSpec:
     """Adam with ε outside the square root (PyTorch's convention): θ ← θ − h m̂ / (√v̂ + ε).
 
@@ -103,6 +103,7 @@ def adam_eps_outside(bias_correction: bool = True) -> OptimizerSpec:
     )
 
 
+@registered(Example(dict(beta=0.5, rho=0.6, eps=0.1, lam=0.3)))
 def adamw(bias_correction: bool = True) -> OptimizerSpec:
     """AdamW, ε inside the square root: θ ← θ − h (m̂ / √(v̂ + ε) + λθ)."""
     base = adam(bias_correction)
@@ -115,6 +116,18 @@ def adamw(bias_correction: bool = True) -> OptimizerSpec:
     )
 
 
+@registered(Example(dict(beta=0.4)))
+def nesterov() -> OptimizerSpec:
+    """Nesterov momentum, PyTorch form: m ← βm + ∇E, θ ← θ − h(∇E + βm)."""
+    return OptimizerSpec(
+        "nesterov", "Nesterov momentum (PyTorch form)",
+        step=S.g + S.beta * S.m,
+        states=(State(S.m, S.beta, S.g),),
+        hyperparameters=(BETA,),
+    )
+
+
+@registered(Example(dict(beta=0.5, rho=0.6, eps=0.1, lam=0.3)))
 def nadam(bias_correction: bool = True) -> OptimizerSpec:
     """NAdam (Dozat's form, constant μ = β) with decoupled weight decay, ε inside the root.
 
@@ -132,6 +145,7 @@ def nadam(bias_correction: bool = True) -> OptimizerSpec:
     )
 
 
+@registered(Example(dict(eps=0.1), orders=(0,)))  # order 0 only: checked over a fixed number of steps
 def adagrad() -> OptimizerSpec:
     """AdaGrad: v ← v + g², θ ← θ − h g / √(v + ε) (the accumulator never forgets)."""
     return OptimizerSpec(
@@ -150,6 +164,7 @@ def soft_sign(x):
 SMOOTH_EPS = Hyper("eps", S.eps, "positive", "ε of the smooth sign x/√(x²+ε); sign itself has no modified equation")
 
 
+@registered(Example(dict(beta=0.5, eps=0.2)), Example(dict(beta=0, eps=0.2), label="sgd"))
 def signum() -> OptimizerSpec:
     """Signum with the smooth sign: m ← βm + (1−β)g, θ ← θ − h m/√(m² + ε) (β = 0: signSGD)."""
     return OptimizerSpec(
@@ -160,6 +175,7 @@ def signum() -> OptimizerSpec:
     )
 
 
+@registered(Example(dict(beta=0.3, rho=0.6, eps=0.2, lam=0.2)))
 def lion() -> OptimizerSpec:
     """Lion-K with K = ‖·‖_{1,ε} (Cattaneo & Shigida 2025): ρ₁ = ``beta``, ρ₂ = ``rho``.
 
@@ -174,58 +190,3 @@ def lion() -> OptimizerSpec:
         hyperparameters=(Hyper("beta", S.beta, "unit", "ρ₁: weight of the momentum in the update direction"),
                          Hyper("rho", S.rho, "open_unit", "ρ₂: momentum decay"), SMOOTH_EPS, LAM),
     )
-
-
-REGISTRY = {
-    "gd": gd,
-    "heavy_ball": heavy_ball,
-    "heavy_ball_polyak": heavy_ball_polyak,
-    "rmsprop": rmsprop,
-    "adam": adam,
-    "adam_eps_outside": adam_eps_outside,
-    "adamw": adamw,
-    "nesterov": nesterov,
-    "nadam": nadam,
-    "adagrad": adagrad,
-    "signum": signum,
-    "lion": lion,
-}
-
-
-def option_names(name: str) -> list[str]:
-    """The options (builder keyword arguments) of a registered optimizer."""
-    return list(inspect.signature(REGISTRY[name]).parameters)
-
-
-def get(name_or_spec, **options) -> OptimizerSpec:
-    """Look up a built-in optimizer by name (with options) or pass a spec through."""
-    if isinstance(name_or_spec, OptimizerSpec):
-        if options:
-            raise BeaError(f"options {sorted(options)} only apply to built-in optimizers")
-        return name_or_spec
-    if not isinstance(name_or_spec, str) or name_or_spec not in REGISTRY:
-        raise BeaError(f"unknown optimizer {name_or_spec!r}; known: {', '.join(REGISTRY)}")
-    allowed = option_names(name_or_spec)
-    unknown = set(options) - set(allowed)
-    if unknown:
-        raise BeaError(f"{name_or_spec}: unknown option(s) {sorted(unknown)}; options: {allowed or 'none'}")
-    for key, value in options.items():
-        if not isinstance(value, bool):
-            raise BeaError(f"option {key} must be True or False, got {value!r}")
-    return REGISTRY[name_or_spec](**options)
-
-
-def build(optimizer, values: dict, require_all: bool = False):
-    """(spec, {symbol: number}): options applied, hyperparameter values checked.
-
-    Keys that are options of a built-in optimizer (e.g. ``bias_correction``) go
-    to its builder; the rest are hyperparameters, checked against their domains.
-    The spec keeps its symbols: derivations stay symbolic and numbers are
-    substituted at the end (exact, and SymPy's factoring is unreliable on floats).
-    """
-    values = dict(values)
-    options = {}
-    if isinstance(optimizer, str) and optimizer in REGISTRY:
-        options = {k: values.pop(k) for k in option_names(optimizer) if k in values}
-    spec = get(optimizer, **options)
-    return spec, spec.values_map(values, require_all)

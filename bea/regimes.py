@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .concrete import gradient_function
 from .integrate import integrate
 from .iterate import iterate
+from .numeric import gradient_function
 from .ode import modified_ode
 
 

@@ -30,8 +30,9 @@ import numpy as np
 
 from .errors import BeaError
 from .atomic import save_figure, write_atomic
-from .integrate import fitted_slope, global_error, integrate
+from .integrate import ErrorSlope, error_slope, global_error, integrate
 from .iterate import iterate
+from .minibatch import cyclic_ode, iterate_batches
 from .ode import check_order, modified_ode
 from .optimizers import build
 from .spec import check_value
@@ -65,9 +66,7 @@ class Study:
     def slope(self, order) -> float | None:
         """Slope over the unsaturated points (None if fewer than two)."""
         keep = [(h, e) for h, e, s in zip(self.hs, self.errors[str(order)], self.saturated(order)) if not s]
-        if len(keep) < 2:
-            return None
-        return fitted_slope(*zip(*keep))
+        return ErrorSlope(*zip(*keep)).slope if len(keep) >= 2 else None
 
     def table(self) -> str:
         lines = [f"{self.optimizer} {self.params} on {self.loss}, T = {self.T}: "
@@ -111,6 +110,35 @@ def validity_warnings(optimizer, hs, params) -> list[str]:
             out.append(f"h = {max(hs):g} is outside the validity range h ≪ 1 − {st.decay} = {1 - float(decay):g} "
                        f"(h/(1 − {st.decay}) = {ratio:.2f} > {VALIDITY}): slopes are not meaningful there")
     return out
+
+
+def trajectory_error(optimizer, loss, variables, theta0, h, order: int, T: float, burn_in: float = 0.0,
+                     stationary: bool = False, **params) -> float:
+    """max_n ‖θ_n − θ̃(nh)‖ over n ≤ T/h: the order-p modified flow against the iterates.
+
+    With ``burn_in`` = t₀ > 0 the optimizer first runs t₀/h steps and the flow starts where the
+    iterates are then (a check after the memory transient, with ``stationary=True``).  A list of
+    losses is a set of mini-batches in cyclic order (:func:`bea.cyclic_ode`); both step counts are
+    then whole cycles.  Over step sizes: ``error_slope(lambda h: trajectory_error(…, h, …), hs)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> error = lambda h: trajectory_error("gd", x**2 / 2 + x**4 / 4, [x], [1.0], h, 1, T=0.5)
+    >>> round(error_slope(error, [0.02, 0.01, 0.005]).slope, 1)
+    2.0
+    """
+    batched = isinstance(loss, (list, tuple))
+    cycle = len(loss) if batched else 1
+    burn, steps = (cycle * int(round(t / (cycle * h))) for t in (burn_in, T))
+    if batched:
+        ode = cyclic_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
+        run = iterate_batches(optimizer, loss, variables, theta0, burn + steps, h, **params)
+    else:
+        ode = modified_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
+        run = iterate(optimizer, loss, variables, theta0, burn + steps, h, **params)
+    return global_error(run[burn:], integrate(ode, run[burn], steps))
 
 
 def _point_double(optimizer, loss, variables, theta0, h, p, T, params, iterates):

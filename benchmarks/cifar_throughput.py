@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from experiments.cifar.adam import PaperAdam
-from experiments.cifar.models import build
-from experiments.cifar.train import full_batch_gradient
+from bea_experiments.cifar.adam import PaperAdam
+from bea_experiments.cifar.models import build
+from bea_experiments.cifar.train import full_batch_gradient
 
 
 def measure(model_name, mode, images, micro, steps, device):

@@ -80,7 +80,8 @@ def batch_time(optimizer, order, dim, batches=3):
     return time.perf_counter() - start
 
 
-FAMILIES = ["gd", "heavy_ball", "nesterov", "rmsprop", "adam", "adamw", "nadam", "signum", "lion"]
+#: every registered optimizer with a modified equation beyond order 0 (AdaGrad's accumulator has none)
+FAMILIES = [name for name, entry in bea.REGISTRY.items() if not entry().never_forgets()]
 
 
 def main():

@@ -14,6 +14,7 @@ import torch
 from torch.func import grad, jvp
 
 from bea import losses
+from bea.numeric import function
 
 CASES = [("nonconvex", {}), ("logistic", dict(d=10, samples=8)), ("two_layer", dict(width=4, samples=8))]
 
@@ -30,9 +31,9 @@ def main():
         v = sp.symbols(f"v0:{len(xs)}", real=True)
         g = [sp.diff(E, x) for x in xs]
         Hv = [sum(sp.diff(gi, x) * vj for x, vj in zip(xs, v)) for gi in g]
-        g_np = sp.lambdify([list(xs)], g, modules="numpy", cse=True)
-        Hv_np = sp.lambdify([list(xs), list(v)], Hv, modules="numpy", cse=True)
-        E_t = sp.lambdify([list(xs)], E, modules="torch")
+        g_np = function([list(xs)], g)  # what bea evaluates (bea.numeric)
+        Hv_np = function([list(xs), list(v)], Hv)
+        E_t = function([list(xs)], E, "torch")
         loss_t = lambda t: E_t(list(t))  # noqa: E731
         g_t = grad(loss_t)
         theta = np.array(theta0, float)

@@ -1,4 +1,4 @@
-"""Steps per second of per-sample Adam on separable data: the NumPy loop of experiments.separable.train
+"""Steps per second of per-sample Adam on separable data: the NumPy loop of bea_experiments.separable.train
 against the same recursion written with torch tensors (CPU), to decide whether torch pays.
 
     python benchmarks/separable_speed.py [--steps 20000] [--N 10] [--d 20]
@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from experiments.separable import data
-from experiments.separable.train import Settings, train
+from bea_experiments.separable import data
+from bea_experiments.separable.train import Settings, train
 
 
 def torch_loop(Z, steps, lr=0.1, b1=0.9, b2=0.99):

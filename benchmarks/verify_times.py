@@ -1,6 +1,9 @@
-"""Seconds for one 4-step-size slope check (orders 0 and 1, 2-D loss) per optimizer.
+"""Seconds for one 4-step-size slope check (orders 0 and 1, 2-D loss) per registered example.
 
     python benchmarks/verify_times.py
+
+The cases are the registry's (bea.registry.cases) with a fixed-horizon order, each on its
+example's library loss (by default the non-convex one).
 
 Target: < 10 s per optimizer on a 2-core machine.  Each check derives, iterates,
 integrates (twice, for the integration-error estimate) and fits, from scratch.
@@ -10,20 +13,19 @@ import time
 import sympy as sp
 
 from bea import losses, moments, ode, verify
+from bea.registry import cases
 
-CASES = {
-    "gd": ("gd", {}),
-    "heavy_ball": ("heavy_ball", dict(beta=0.5)),
-    "heavy_ball_polyak": ("heavy_ball_polyak", dict(beta=0.4)),
-    "rmsprop": ("rmsprop", dict(rho=0.6, eps=0.1)),
-    "adam": ("adam", dict(beta=0.5, rho=0.6, eps=0.1)),
-}
+
+def studies():
+    """(case, optimizer, hyperparameters, loss name) for every registered example."""
+    return [(case.id, case.name, case.params, case.example.loss or "nonconvex")
+            for case in cases() if not case.accumulates]
 
 
 def main():
-    E, xs, theta0 = losses.nonconvex()
     print(f"{'optimizer':<20}{'seconds':>9}{'slope 0':>9}{'slope 1':>9}")
-    for label, (name, params) in CASES.items():
+    for label, name, params, loss in studies():
+        E, xs, theta0 = losses.get(loss)
         ode.derive_concrete.cache_clear()
         moments.moment.cache_clear()
         sp.core.cache.clear_cache()

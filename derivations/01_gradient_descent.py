@@ -11,8 +11,8 @@
 # %% [markdown]
 # # 1. Gradient descent: the modified loss and its higher-order terms
 #
-# Gradient descent θ ← θ − h∇E(θ) is a one-step map. bea looks for a field
-# F = F₀ + hF₁ + h²F₂ + … whose time-h flow reproduces that map order by order.
+# Gradient descent $\theta \leftarrow \theta - h\nabla E(\theta)$ is a one-step map. bea looks for a field
+# $F = F_0 + hF_1 + h^2F_2 + \dots$ whose time-$h$ flow reproduces that map order by order.
 # Change `ORDER` or the loss below and re-run.
 
 # %%
@@ -28,7 +28,7 @@ for i, F in enumerate(ode.terms):
     display(Math(rf"F_{i} = {sp.latex(F)}"))
 
 # %% [markdown]
-# `recognized` reads F₁ as a gradient: the modified loss is E + (h/4)‖∇E‖₂² (Barrett & Dherin 2021).
+# `recognized` reads $F_1$ as a gradient: the modified loss is $E + \frac{h}{4}\|\nabla E\|_2^2$ (Barrett & Dherin 2021).
 
 # %%
 first = ode.recognized[0]
@@ -37,8 +37,9 @@ assert first.is_gradient and first.regularizer() == sp.Symbol("‖∇E‖₂²")
 
 # %% [markdown]
 # ## A second route: the explicit Euler method's modified equation
-# For ẏ = f(y), explicit Euler's modified field is f − (h/2)f′f + h²((1/12)f″(f,f) + (1/3)f′f′f) + …
-# (Hairer, Lubich & Wanner, via B-series). With f = −∇E this must equal bea's F₁ and F₂ on any loss.
+# For $\dot y = f(y)$, explicit Euler's modified field is
+# $f - \frac{h}{2}f'f + h^2\left(\frac{1}{12}f''(f,f) + \frac13 f'f'f\right) + \dots$
+# (Hairer, Lubich & Wanner, via B-series). With $f = -\nabla E$ this must equal bea's $F_1$ and $F_2$ on any loss.
 
 # %%
 x, y = sp.symbols("x y", real=True)
@@ -56,7 +57,7 @@ for i in range(3):
     assert max(abs(float(d)) for d in diff) < 1e-12
 
 # %% [markdown]
-# ## Verification: the order-p field tracks the iterates with error O(h^{p+1})
+# ## Verification: the order-p field tracks the iterates with error O(hᵖ⁺¹)
 
 # %%
 result = study("gd", E, [x, y], [0.3, 1.2], orders=range(4), hs=[0.02, 0.01, 0.005, 0.0025], T=0.25, progress=False)

@@ -11,18 +11,20 @@
 # %% [markdown]
 # # 2. Heavy-ball and Nesterov momentum: eliminating the memory
 #
-# Heavy-ball (EMA form) keeps m ← βm + (1−β)∇E and steps θ ← θ − hm. Unrolled,
-# m_{n+1} = (1−β) Σ_k β^k ∇E(θ_{n−k}): the step depends on the whole past. bea writes each past
-# iterate through the backward flow of the field it is looking for,
-# θ_{n−k} = exp(−kh D_F) θ_n, so that ∇E(θ_{n−k}) = Σ_r (−kh)^r/r! D_F^r ∇E(θ_n), and sums the
-# weights in closed form: Σ_k β^k k^r. What is left is a memoryless map, matched with a flow.
+# Heavy-ball (EMA form) keeps $m \leftarrow \beta m + (1-\beta)\nabla E$ and steps $\theta \leftarrow \theta - hm$.
+# Unrolled, $m_{n+1} = (1-\beta) \sum_k \beta^k \nabla E(\theta_{n-k})$: the step depends on the whole past. bea
+# writes each past iterate through the backward flow of the field it is looking for,
+# $\theta_{n-k} = \exp(-kh D_F)\, \theta_n$, so that
+# $\nabla E(\theta_{n-k}) = \sum_r \frac{(-kh)^r}{r!} D_F^r \nabla E(\theta_n)$, and sums the
+# weights in closed form: $\sum_k \beta^k k^r$. What is left is a memoryless map, matched with a flow.
 
 # %%
 import sympy as sp
 from IPython.display import Math, display
 
 import bea
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
+from bea.verify import trajectory_error
 
 beta = sp.Symbol("beta", nonnegative=True)
 for name in ["heavy_ball", "nesterov"]:
@@ -31,7 +33,8 @@ for name in ["heavy_ball", "nesterov"]:
     print(name, "regularizer:", ode.recognized[0].regularizer())
 
 # %% [markdown]
-# The EMA heavy-ball's implicit regularizer is (1+β)/(1−β) times gradient descent's (h/4)‖∇E‖²
+# The EMA heavy-ball's implicit regularizer is $(1+\beta)/(1-\beta)$ times gradient descent's
+# $\frac{h}{4}\|\nabla E\|^2$
 # (Ghosh et al. 2023): read it off bea's result.
 
 # %%
@@ -43,21 +46,16 @@ assert sp.simplify(ratio - (1 + beta) / (1 - beta)) == 0
 
 # %% [markdown]
 # ## The amplification, measured
-# After the memory transient, iterates follow the stationary field; the O(h) correction matters:
-# with it the error drops from O(h) to O(h²). Change `BETA` to see the correction grow like 1/(1−β).
+# After the memory transient, iterates follow the stationary field; the $O(h)$ correction matters:
+# with it the error drops from $O(h)$ to $O(h^2)$. Change `BETA` to see the correction grow like $1/(1-\beta)$.
 
 # %%
 BETA = 0.7
 x, y = sp.symbols("x y", real=True)
 E = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
-hs, errs = [0.01, 0.005, 0.0025], {0: [], 1: []}
-for h in hs:
-    burn, steps = int(1.5 / h), int(0.25 / h)
-    run = bea.iterate("heavy_ball", E, [x, y], [0.3, 1.2], burn + steps, h, beta=BETA)[burn:]
-    for p in (0, 1):
-        ode = bea.modified_ode("heavy_ball", E, [x, y], order=p, h=h, stationary=True, beta=BETA)
-        errs[p].append(global_error(run, integrate(ode, run[0], steps)))
-print({p: [f"{e:.2e}" for e in v] for p, v in errs.items()})
-slopes = {p: fitted_slope(hs, v) for p, v in errs.items()}
-print("slopes:", slopes)
-assert abs(slopes[0] - 1) < 0.2 and abs(slopes[1] - 2) < 0.2
+sweeps = {p: error_slope(lambda h: trajectory_error("heavy_ball", E, [x, y], [0.3, 1.2], h, p, T=0.25, burn_in=1.5,
+                                                    stationary=True, beta=BETA), step_sizes(0.01, 3))
+          for p in (0, 1)}
+for p, sweep in sweeps.items():
+    print(f"order {p}: {sweep}")
+assert abs(sweeps[0].slope - 1) < 0.2 and abs(sweeps[1].slope - 2) < 0.2

@@ -11,8 +11,9 @@
 # %% [markdown]
 # # 3. Adam and RMSProp: bias correction, the perturbed one-norm, three regimes
 #
-# Adam (ε inside the root, Cattaneo, Klusowski & Shigida 2024): m ← βm + (1−β)g, v ← ρv + (1−ρ)g²,
-# θ ← θ − h m̂/√(v̂ + ε) with m̂ = m/(1 − β^{n+1}), v̂ = v/(1 − ρ^{n+1}). RMSProp is β = 0.
+# Adam ($\varepsilon$ inside the root, Cattaneo, Klusowski & Shigida 2024): $m \leftarrow \beta m + (1-\beta)g$,
+# $v \leftarrow \rho v + (1-\rho)g^2$, $\theta \leftarrow \theta - h\, \hat m/\sqrt{\hat v + \varepsilon}$ with
+# $\hat m = m/(1 - \beta^{n+1})$, $\hat v = v/(1 - \rho^{n+1})$. RMSProp is $\beta = 0$.
 
 # %%
 import matplotlib.pyplot as plt
@@ -22,14 +23,18 @@ from IPython.display import Math, display
 
 import bea
 from bea import symbols as S
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
+from bea.verify import trajectory_error
 
 finite = bea.modified_ode("adam", order=1)  # finite n: the bias-correction terms are there
 display(Math(r"F_1^{(n)} = " + sp.latex(finite.terms[1])))
 
 # %% [markdown]
-# Recognition writes F₁ = −(c/s) ⊙ ∇‖∇E‖_{1,ε} with s = √(g² + ε) and ‖∇E‖_{1,ε} = Σ_j √(∂_jE² + ε).
-# After the transient (n → ∞) the coefficient is c = β/(1−β) − ρ/(1−ρ) + (1+ρ)ε/(2(1−ρ)s²).
+# Recognition writes $F_1 = -(c/s) \odot \nabla\|\nabla E\|_{1,\varepsilon}$ with $s = \sqrt{g^2 + \varepsilon}$ and
+# $\|\nabla E\|_{1,\varepsilon} = \sum_j \sqrt{\partial_jE^2 + \varepsilon}$. After the transient ($n \to \infty$)
+# the paper's coefficient is
+# $c = \frac{\beta}{1-\beta} - \frac{\rho}{1-\rho} + \frac{(1+\rho)\varepsilon}{2(1-\rho)s^2}$; the cell checks
+# bea's against it.
 
 # %%
 stat = bea.modified_ode("adam", order=1, stationary=True)
@@ -43,9 +48,10 @@ assert sp.simplify(part.coefficient - expected) == 0
 
 # %% [markdown]
 # ## The three regimes as a phase diagram
-# Small ε (early training, |∂_jE| ≫ √ε): c → β/(1−β) − ρ/(1−ρ): the one-norm is penalized when
-# β > ρ and anti-penalized when β < ρ (the usual 0.9 / 0.999). Large ε (late training): c·s → a
-# positive multiple of ‖∇E‖₂²'s coefficient: the two-norm is penalized. Evaluate bea's own coefficient.
+# Small $\varepsilon$ (early training, $|\partial_jE| \gg \sqrt{\varepsilon}$):
+# $c \to \frac{\beta}{1-\beta} - \frac{\rho}{1-\rho}$: the one-norm is penalized when $\beta > \rho$ and
+# anti-penalized when $\beta < \rho$ (the usual 0.9 / 0.999). Large $\varepsilon$ (late training): $c \cdot s \to$ a
+# positive multiple of $\|\nabla E\|_2^2$'s coefficient: the two-norm is penalized. Evaluate bea's own coefficient.
 
 # %%
 c_small = sp.lambdify([beta, rho], sp.limit(part.coefficient, g, sp.oo))
@@ -62,32 +68,27 @@ assert c_small(0.9, 0.999) < 0 < c_small(0.999, 0.9)
 
 # %% [markdown]
 # ## Validity: h ≪ 1 − ρ
-# The expansion averages the memory over ~1/(1−ρ) steps, so it needs h/(1−ρ) small. For a fixed h,
-# what the order-1 correction gains over the order-0 field (after the transient) collapses as ρ → 1:
-# once h/(1−ρ) is not small, the "correction" makes things worse.
+# The expansion averages the memory over $\sim 1/(1-\rho)$ steps, so it needs $h/(1-\rho)$ small. For a fixed $h$,
+# what the order-1 correction gains over the order-0 field (after the transient) collapses as $\rho \to 1$:
+# once $h/(1-\rho)$ is not small, the "correction" makes things worse.
 
 # %%
 x, y = sp.symbols("x y", real=True)
 E = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
 h = 0.01
 for RHO in (0.5, 0.9, 0.99):
-    burn, steps = int(round(8 / (1 - RHO))), 50
-    run = bea.iterate("adam", E, [x, y], [0.3, 1.2], burn + steps, h, beta=0.5, rho=RHO, eps=0.1)[burn:]
-    errs = [global_error(run, integrate(bea.modified_ode("adam", E, [x, y], order=p, h=h, stationary=True,
-                                                          beta=0.5, rho=RHO, eps=0.1), run[0], steps)) for p in (0, 1)]
+    errs = [trajectory_error("adam", E, [x, y], [0.3, 1.2], h, p, T=50 * h, burn_in=h * round(8 / (1 - RHO)),
+                             stationary=True, beta=0.5, rho=RHO, eps=0.1) for p in (0, 1)]
     print(f"ρ = {RHO}: h/(1−ρ) = {h / (1 - RHO):.2f}; error order 0 {errs[0]:.2e}, order 1 {errs[1]:.2e}, "
           f"gain ×{errs[0] / errs[1]:.1f}")
 
 # %% [markdown]
 # And the check that fails if the derivation is wrong: from step 0, with bias correction, the
-# finite-n order-1 field tracks Adam with error O(h²).
+# finite-$n$ order-1 field tracks Adam with error $O(h^2)$.
 
 # %%
-hs, errs = [0.01, 0.005, 0.0025], []
-for h in hs:
-    steps = int(0.25 / h)
-    ode = bea.modified_ode("adam", E, [x, y], order=1, h=h, beta=0.5, rho=0.6, eps=0.1)
-    errs.append(global_error(bea.iterate("adam", E, [x, y], [0.3, 1.2], steps, h, beta=0.5, rho=0.6, eps=0.1),
-                             integrate(ode, [0.3, 1.2], steps)))
-print("slope:", fitted_slope(hs, errs), "declared:", ode.global_order)
-assert abs(fitted_slope(hs, errs) - ode.global_order) < 0.2
+sweep = error_slope(lambda h: trajectory_error("adam", E, [x, y], [0.3, 1.2], h, 1, T=0.25, beta=0.5, rho=0.6,
+                                               eps=0.1), step_sizes(0.01, 3))
+declared = bea.modified_ode("adam", E, [x, y], order=1, h=0.01, beta=0.5, rho=0.6, eps=0.1).global_order
+print(sweep, "declared:", declared)
+assert abs(sweep.slope - declared) < 0.2

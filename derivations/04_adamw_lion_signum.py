@@ -11,10 +11,12 @@
 # %% [markdown]
 # # 4. AdamW, Lion and Signum: the memory paper's conclusions (Cattaneo & Shigida 2025)
 #
-# * AdamW: decoupled weight decay λθ; with ε → 0 its memory term anti-penalizes the one-norm when β₂ > β₁.
-# * Lion-K with K = ‖·‖_{1,ε}: the memory correction is ρ₁/(1−ρ₂)·ε/s³ ∇²E(g/s): small when ε is small —
+# * AdamW: decoupled weight decay $\lambda\theta$; with $\varepsilon \to 0$ its memory term anti-penalizes the
+#   one-norm when $\beta_2 > \beta_1$.
+# * Lion-K with $K = \|\cdot\|_{1,\varepsilon}$: the memory correction is
+#   $\frac{\rho_1}{1-\rho_2} \cdot \frac{\varepsilon}{s^3} \nabla^2E(g/s)$: small when $\varepsilon$ is small —
 #   memory does not anti-regularize Lion.
-# * Adam with β₁ = β₂ and Lion with ρ₁ = ρ₂ (which is Signum) have the same correction.
+# * Adam with $\beta_1 = \beta_2$ and Lion with $\rho_1 = \rho_2$ (which is Signum) have the same correction.
 
 # %%
 import sympy as sp
@@ -28,7 +30,7 @@ for name in ["adamw", "lion", "signum"]:
     display(Math(rf"\text{{{name}}}:\ F_1 = {sp.latex(ode.terms[1])}"))
 
 # %% [markdown]
-# `compare` reads the corrections side by side (the λ-terms listed apart):
+# `compare` reads the corrections side by side (the $\lambda$-terms listed apart):
 
 # %%
 from bea.compare import compare  # noqa: E402
@@ -36,7 +38,7 @@ from bea.compare import compare  # noqa: E402
 print(compare(["adam", "adamw", "lion", "signum"]))
 
 # %% [markdown]
-# Small-ε limits of the one-norm coefficient, from bea's recognition:
+# Small-$\varepsilon$ limits of the one-norm coefficient, from bea's recognition:
 
 # %%
 g = S.g
@@ -48,7 +50,7 @@ assert sp.limit(lion_c, g, sp.oo) == 0
 assert sp.limit(adam_c, g, sp.oo).subs({S.beta: 0.9, S.rho: 0.999}) < 0  # anti-penalized for β₂ > β₁
 
 # %% [markdown]
-# The equality of Adam(β₁ = β₂ = β) and Lion(ρ₁ = ρ₂ = β) corrections, symbolically:
+# The equality of Adam($\beta_1 = \beta_2 = \beta$) and Lion($\rho_1 = \rho_2 = \beta$) corrections, symbolically:
 
 # %%
 b = S.rho
@@ -58,7 +60,7 @@ display(Math(r"F_1^{\mathrm{Adam}} - F_1^{\mathrm{Lion}} = " + sp.latex(sp.simpl
 assert sp.simplify(adam_eq - lion_eq) == 0
 
 # %% [markdown]
-# A plain sign (ε = 0) has no modified equation; bea says so instead of returning one:
+# A plain sign ($\varepsilon = 0$) has no modified equation; bea says so instead of returning one:
 
 # %%
 try:

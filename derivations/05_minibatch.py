@@ -11,15 +11,16 @@
 # %% [markdown]
 # # 5. Mini-batches: cyclic order, random reshuffling, per-sample Adam
 #
-# With k batch losses E₀ … E_{k−1} visited in cyclic order, step n uses E_{n mod k} and the modified
-# field is piecewise: F^{(n mod k)} on [nh, (n+1)h].
+# With $k$ batch losses $E_0, \dots, E_{k-1}$ visited in cyclic order, step $n$ uses $E_{n \bmod k}$ and the
+# modified field is piecewise: $F^{(n \bmod k)}$ on $[nh, (n+1)h]$.
 
 # %%
 import sympy as sp
 from IPython.display import Math, display
 
 import bea
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
+from bea.verify import trajectory_error
 
 x, y = sp.symbols("x y", real=True)
 batches = [(x - 1) ** 2 / 2 + y**2 / 4, (x + 1) ** 2 / 2 + (y - x) ** 2 / 2, x**4 / 4 + y**2]
@@ -29,9 +30,10 @@ for r, terms in enumerate(sgd.terms):
 
 # %% [markdown]
 # ## Random reshuffling
-# Over an epoch the batch flows compose to the flow of their sum plus commutators ½h[F^{(j)}, F^{(i)}];
-# averaged over the random order, the commutators cancel. The expected epoch follows the mean field,
-# and for SGD bea finds its potential: E + (h/4k) Σ_k ‖∇E_k‖² (Smith et al. 2021), E the mean loss.
+# Over an epoch the batch flows compose to the flow of their sum plus commutators
+# $\frac12 h[F^{(j)}, F^{(i)}]$; averaged over the random order, the commutators cancel. The expected epoch
+# follows the mean field, and for SGD bea finds its potential:
+# $E + \frac{h}{4k} \sum_k \|\nabla E_k\|^2$ (Smith et al. 2021), $E$ the mean loss.
 
 # %%
 mean = sgd.reshuffled()
@@ -44,15 +46,11 @@ print("matches (h/4k) Σ ‖∇E_k‖² up to a constant")
 # ## Per-sample Adam
 # Batches of one sample each, in cyclic order: the memory now mixes per-sample gradients, and the
 # denominator averages per-sample squares, not the square of the mean gradient. bea's cyclic field
-# for Adam (after the transient) tracks it with error O(h²):
+# for Adam (after the transient) tracks it with error $O(h^2)$:
 
 # %%
 params = dict(beta=0.5, rho=0.6, eps=0.1)
-hs, errs = [0.01, 0.005, 0.0025], []
-for h in hs:
-    ode = bea.cyclic_ode("adam", batches, [x, y], order=1, h=h, **params)
-    burn, steps = 3 * int(0.5 / h), 3 * int(0.1 / h)
-    run = bea.iterate_batches("adam", batches, [x, y], [0.3, -0.4], burn + steps, h, **params)[burn:]
-    errs.append(global_error(run, integrate(ode, run[0], steps)))
-print("errors:", [f"{e:.2e}" for e in errs], "slope:", round(fitted_slope(hs, errs), 2))
-assert abs(fitted_slope(hs, errs) - 2) < 0.2
+sweep = error_slope(lambda h: trajectory_error("adam", batches, [x, y], [0.3, -0.4], h, 1, T=0.3, burn_in=1.5,
+                                               stationary=True, **params), step_sizes(0.01, 3))
+print(sweep)
+assert abs(sweep.slope - 2) < 0.2

@@ -11,8 +11,9 @@
 # %% [markdown]
 # # 6. An optimizer of your own, in a few lines
 #
-# A spec is states started at zero, s ← a·s + b·u(g, θ), and a coordinatewise step φ(s, g, θ, n).
-# Here: a "clipped-momentum" method m ← βm + (1−β)g, θ ← θ − h·m/(1 + m²) — not a built-in.
+# A spec is states started at zero, $s \leftarrow a s + b\, u(g, \theta)$, and a coordinatewise step
+# $\varphi(s, g, \theta, n)$. Here: a "clipped-momentum" method $m \leftarrow \beta m + (1-\beta)g$,
+# $\theta \leftarrow \theta - h\, m/(1 + m^2)$ — not a built-in.
 
 # %%
 import sympy as sp
@@ -20,7 +21,8 @@ from IPython.display import Math, display
 
 import bea
 from bea import symbols as S
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
+from bea.verify import trajectory_error
 from bea.spec import Hyper, OptimizerSpec, State
 
 mine = OptimizerSpec(
@@ -40,12 +42,8 @@ for i, F in enumerate(ode.terms):
 # %%
 x, y = sp.symbols("x y", real=True)
 E = (x * y - 1) ** 2 / 2 + x**4 / 10
-hs, errs = [0.01, 0.005, 0.0025], []
-for h in hs:
-    concrete = bea.modified_ode(mine, E, [x, y], order=1, h=h, beta=0.6)
-    steps = int(0.25 / h)
-    errs.append(global_error(bea.iterate(mine, E, [x, y], [0.3, 1.2], steps, h, beta=0.6),
-                             integrate(concrete, [0.3, 1.2], steps)))
-print("errors:", [f"{e:.2e}" for e in errs], "slope:", round(fitted_slope(hs, errs), 2),
-      "declared:", concrete.global_order)
-assert abs(fitted_slope(hs, errs) - concrete.global_order) < 0.2
+sweep = error_slope(lambda h: trajectory_error(mine, E, [x, y], [0.3, 1.2], h, 1, T=0.25, beta=0.6),
+                    step_sizes(0.01, 3))
+declared = bea.modified_ode(mine, E, [x, y], order=1, h=0.01, beta=0.6).global_order
+print(sweep, "declared:", declared)
+assert abs(sweep.slope - declared) < 0.2

@@ -1,50 +1,55 @@
-"""The dimension-free result, evaluated for a loss, equals the concrete derivation (2-D and 3-D)."""
+"""The dimension-free result, evaluated for a loss, equals the concrete derivation (2-D and 3-D),
+for every registered optimizer and example."""
 import numpy as np
 import pytest
 import sympy as sp
 
 import bea
 from bea import symbols as S
+from bea.registry import cases
 from conftest import X2, X3, random_loss
 
-CASES = [
-    ("gd", {}, 2), ("heavy_ball", dict(beta=0.6), 2), ("heavy_ball", dict(beta=0.6, bias_correction=True), 1),
-    ("heavy_ball_polyak", dict(beta=0.3), 2), ("rmsprop", dict(rho=0.7, eps=0.2), 1),
-    ("rmsprop", dict(rho=0.7, eps=0.2, bias_correction=True), 1),
-    ("adam", dict(beta=0.5, rho=0.8, eps=0.1), 2), ("adam", dict(beta=0.5, rho=0.8, eps=0.1, bias_correction=False), 1),
-]
+
+def avc_order(case) -> int:
+    """The example's order for this check: its ``abstract_order``, capped by the orders it has."""
+    return min(case.example.abstract_order, max(case.example.orders))
 
 
-@pytest.mark.parametrize("variables", [X2, X3], ids=["2d", "3d"])
-@pytest.mark.parametrize("name,params,order", CASES)
-@pytest.mark.parametrize("stationary", [False, True], ids=["finite", "stationary"])
-def test_abstract_equals_concrete(name, params, order, variables, stationary):
-    if order == 2 and len(variables) == 3 and name == "adam":
-        order = 1  # order 2 in 3-D is covered by the slow suite
+#: every registered optimizer with each example (bea.registry), at its abstract_order in 2-D and at
+#: most 1 in 3-D in the fast suite; 3-D above order 1 runs in the slow suite
+FAST = [(case, avc_order(case) if len(variables) == 2 else min(avc_order(case), 1), variables, stationary)
+        for case in cases() for variables in (X2, X3)
+        for stationary in (False, True) if not (stationary and case.accumulates)]  # AdaGrad: no n → ∞ regime
+SLOW = [(case, avc_order(case), X3, stationary) for case in cases() if avc_order(case) > 1
+        for stationary in (False, True) if not (stationary and case.accumulates)]
+
+
+def ids(items):
+    return [f"{case.id}-{order}-{len(variables)}d-{'stationary' if stationary else 'finite'}"
+            for case, order, variables, stationary in items]
+
+
+def check(case, order, variables, stationary, steps):
     rng = np.random.default_rng(len(variables) * 100 + order)
     loss = random_loss(rng, variables)
-    concrete = bea.modified_ode(name, loss, variables, order=order, h=0.01, stationary=stationary, **params)
-    abstract = bea.modified_ode(name, order=order, h=0.01, stationary=stationary, **params)
+    concrete = bea.modified_ode(case.name, loss, variables, order=order, h=0.01, stationary=stationary, **case.params)
+    abstract = bea.modified_ode(case.name, order=order, h=0.01, stationary=stationary, **case.params)
     lifted = abstract.concretize(loss, variables)
     for point in rng.uniform(-1, 1, size=(3, len(variables))):
-        for step in ([0, 1, 4, 30] if not stationary else [0]):
-            a = lifted.numpy_field(point, step)
-            c = concrete.numpy_field(point, step)
-            np.testing.assert_allclose(a, c, rtol=1e-9, atol=1e-11)
+        for step in steps if not stationary else [0]:
+            np.testing.assert_allclose(lifted.numpy_field(point, step), concrete.numpy_field(point, step),
+                                       rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("case,order,variables,stationary", FAST, ids=ids(FAST))
+def test_abstract_equals_concrete(case, order, variables, stationary):
+    check(case, order, variables, stationary, [0, 1, 4, 30])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variables", [X2, X3], ids=["2d", "3d"])
-def test_adam_order_two_abstract_equals_concrete(variables):
-    rng = np.random.default_rng(11)
-    loss = random_loss(rng, variables)
-    params = dict(beta=0.5, rho=0.8, eps=0.1)
-    concrete = bea.modified_ode("adam", loss, variables, order=2, h=0.01, **params)
-    lifted = bea.modified_ode("adam", order=2, h=0.01, **params).concretize(loss, variables)
-    for point in rng.uniform(-1, 1, size=(3, len(variables))):
-        for step in [0, 2, 25]:
-            np.testing.assert_allclose(lifted.numpy_field(point, step), concrete.numpy_field(point, step),
-                                       rtol=1e-9, atol=1e-11)
+@pytest.mark.parametrize("case,order,variables,stationary", SLOW, ids=ids(SLOW))
+def test_abstract_equals_concrete_in_three_dimensions(case, order, variables, stationary):
+    check(case, order, variables, stationary, [0, 2, 25])
 
 
 def test_terms_are_plain_sympy_objects():

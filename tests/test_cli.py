@@ -1,7 +1,9 @@
 """The command line, as a user runs it."""
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +52,19 @@ def test_derive_json_and_latex(capsys):
     assert out.startswith("\\begin{align*}") and "\\nabla^{2}E" in out
 
 
+def test_latex_shows_the_recognized_form_and_its_regimes(capsys):
+    _, gd, _ = run(capsys, "derive", "gd", "--format", "latex")
+    assert r"\tilde E &= E + h \left(\frac{1}{4} \|\nabla E\|_2^2\right)" in gd
+    _, adam, _ = run(capsys, "derive", "adam", "--format", "latex")
+    recognized = adam.split("% recognized")[1]
+    assert r"F_{1} &= -P \odot c \odot \nabla \|\nabla E\|_{1,\varepsilon}" in recognized
+    assert r"\sqrt{\varepsilon} \ll |\partial_j E|" in recognized and r"\sqrt{\varepsilon} \gg |\partial_j E|" in recognized
+    assert r"\text{anti-penalized when } \left(\beta - \rho\right) < 0" in recognized
+    math = recognized.replace(r"\text{(early training, small ε)}", "").replace(r"\text{(late training, large ε)}", "")
+    assert not set("‖∇√≪≫²₁") & set(math) and "epsilon" not in adam.replace(r"\varepsilon", "")  # all LaTeX
+    assert adam.count("{") == adam.count("}") and adam.count(r"\begin{align*}") == 2
+
+
 def test_derive_concrete_loss_and_step(capsys):
     code, out, _ = run(capsys, "derive", "adam", "--loss", "(x*y-1)**2/2", "--vars", "x,y", "--step", "0",
                        "--param", "eps=0.1")
@@ -74,6 +89,23 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "bea.cli", "derive", "gd", "--format", "json"],
                           capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout)["optimizer"] == "gd"
+
+
+def test_python_m_bea_is_the_bea_command():
+    """`python -m bea` prints what the installed `bea` script prints, errors and exit codes included."""
+    script = shutil.which("bea", path=str(Path(sys.executable).parent)) or shutil.which("bea")
+    if script is None:
+        pytest.skip("the bea console script is not installed (pip install -e .)")
+    runs = {}
+    for argv in (["derive", "gd", "--order", "2"], ["derive", "adam", "--param", "beta=1.2"], ["--help"]):
+        module = subprocess.run([sys.executable, "-m", "bea", *argv], capture_output=True, text=True, timeout=300)
+        command = subprocess.run([script, *argv], capture_output=True, text=True, timeout=300)
+        assert (module.returncode, module.stdout, module.stderr) == (command.returncode, command.stdout,
+                                                                     command.stderr), argv
+        runs[argv[-1]] = module
+    assert runs["2"].returncode == 0 and "F₂ = " in runs["2"].stdout
+    assert runs["beta=1.2"].returncode == 2 and runs["beta=1.2"].stderr.startswith("bea: error: beta must be in")
+    assert runs["--help"].stdout.startswith("usage: bea ")  # not "usage: __main__.py"
 
 
 def test_output_into_a_pipe_closed_early_is_not_an_error():

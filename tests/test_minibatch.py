@@ -6,25 +6,21 @@ from scipy.integrate import solve_ivp
 
 import bea
 from bea import BeaError
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
 from bea.minibatch import batch_order, permutations_mean_epoch
+from bea.verify import trajectory_error
 from conftest import X2, random_loss
 
 x, y = X2
 LOSSES = [(x * y - 1) ** 2 / 2 + x**4 / 10, (x - 1) ** 2 / 2 + sp.sin(y) / 3 + y**2 / 2, (x + y) ** 2 / 4 + sp.cos(x) / 5]
-HS = [0.01, 0.005, 0.0025]
+HS = step_sizes(0.01, 3)
 
 
 @pytest.mark.parametrize("order", [0, 1, 2])
 def test_sgd_cyclic_fields_from_step_zero(order):
-    errs = []
-    for h in HS:
-        ode = bea.cyclic_ode("gd", LOSSES, X2, order=order, h=h)
-        steps = int(round(0.3 / h))
-        errs.append(global_error(bea.iterate_batches("gd", LOSSES, X2, (0.3, 1.2), steps, h),
-                                 integrate(ode, (0.3, 1.2), steps)))
-    assert ode.global_order == order + 1
-    assert fitted_slope(HS, errs) == pytest.approx(order + 1, abs=0.15), errs
+    assert bea.cyclic_ode("gd", LOSSES, X2, order=order, h=0.01).global_order == order + 1
+    sweep = error_slope(lambda h: trajectory_error("gd", LOSSES, X2, (0.3, 1.2), h, order, T=0.3), HS)
+    assert sweep.slope == pytest.approx(order + 1, abs=0.15), str(sweep)
 
 
 @pytest.mark.parametrize("name,params", [
@@ -39,13 +35,9 @@ def test_memory_optimizers_on_cyclic_batches_after_the_transient(name, params, o
     the stationary piecewise field tracks the iterates with error O(h^{p+1})."""
     rng = np.random.default_rng(order)
     losses = [random_loss(rng, X2) for _ in range(3)]
-    errs = []
-    for h in HS:
-        ode = bea.cyclic_ode(name, losses, X2, order=order, h=h, **params)
-        burn, steps = 3 * int(round(0.5 / h)), 3 * int(round(0.1 / h))
-        run = bea.iterate_batches(name, losses, X2, (0.3, -0.4), burn + steps, h, **params)[burn:]
-        errs.append(global_error(run, integrate(ode, run[0], steps)))
-    assert fitted_slope(HS, errs) == pytest.approx(order + 1, abs=0.15), errs
+    sweep = error_slope(lambda h: trajectory_error(name, losses, X2, (0.3, -0.4), h, order, T=0.3, burn_in=1.5,
+                                                   stationary=True, **params), HS)
+    assert sweep.slope == pytest.approx(order + 1, abs=0.15), str(sweep)
 
 
 def test_one_batch_is_the_full_batch_result():
@@ -70,14 +62,16 @@ def test_reshuffled_sgd_regularizer_is_smith_et_al():
 def test_expected_epoch_follows_the_mean_field(order):
     """Averaging one epoch over all k! orders, the mean field's flow over time kh is off by O(h^{p+2})."""
     k = len(LOSSES)
-    errs, hs = [], [0.02, 0.01, 0.005]
-    for h in hs:
+
+    def error(h):
         mean = bea.cyclic_ode("gd", LOSSES, X2, order=order, h=h).reshuffled()
         field = sp.lambdify([list(X2)], list(sum((h**i * F for i, F in enumerate(mean.terms)), sp.zeros(2, 1))))
         flow = solve_ivp(lambda t, th: np.ravel(field(list(th))), (0, k * h), [0.3, 1.2], method="DOP853",
                          rtol=1e-13, atol=1e-15).y[:, -1]
-        errs.append(np.linalg.norm(permutations_mean_epoch("gd", LOSSES, X2, (0.3, 1.2), h) - flow))
-    assert fitted_slope(hs, errs) == pytest.approx(order + 2, abs=0.15), errs
+        return np.linalg.norm(permutations_mean_epoch("gd", LOSSES, X2, (0.3, 1.2), h) - flow)
+
+    sweep = error_slope(error, step_sizes(0.02, 3))
+    assert sweep.slope == pytest.approx(order + 2, abs=0.15), str(sweep)
 
 
 def test_shuffle_schedule_visits_every_batch_once_per_epoch():

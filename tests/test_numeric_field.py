@@ -34,3 +34,19 @@ def test_integrate_step_independent_path():
     flow = bea.integrate(ode, [0.5, 1.0], 20)
     assert flow.shape == (21, 2) and not ode.step_dependent
     np.testing.assert_allclose(flow[0], [0.5, 1.0])
+
+
+def test_numeric_layer_backends_agree_and_mpmath_keeps_its_digits():
+    import mpmath
+
+    from bea.numeric import function
+
+    exprs = [sp.sin(x) * y, sp.exp(x * y) / 3]
+    numpy_values = function([[x, y]], exprs)([0.3, 1.2])
+    with mpmath.workdps(40):
+        mp_values = function([[x, y]], exprs, "mpmath")([mpmath.mpf(3) / 10, mpmath.mpf(12) / 10])
+        exact = [sp.N(e.subs({x: sp.Rational(3, 10), y: sp.Rational(6, 5)}), 40) for e in exprs]
+        assert all(abs(m - mpmath.mpf(str(e))) < mpmath.mpf(10) ** -35 for m, e in zip(mp_values, exact))
+    np.testing.assert_allclose(numpy_values, [float(v) for v in exact], rtol=1e-14)
+    with pytest.raises(bea.BeaError, match="unknown numeric backend"):
+        function([[x, y]], exprs, "jax")

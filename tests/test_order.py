@@ -1,9 +1,11 @@
-"""One parametrised check over every optimizer: the derived field has its declared order.
+"""One parametrised check over every registered optimizer: the derived field has its declared order.
 
-For random smooth losses, the order-p modified ODE tracks the discrete iterates with
-global error O(h^q), q = ``ode.global_order`` (p + 1, or less where a low-order term
-depends on n), and the first step with local error O(h^{p+2}).  Step sizes are well
-inside the validity range h ≪ 1 − ρ; the global slope is fitted on the three smallest
+The cases are the registry's (:func:`bea.registry.cases`: every built-in optimizer with each
+of its examples), so a newly registered optimizer is checked here without editing this file.
+For random smooth losses (or the example's library loss), the order-p modified ODE tracks the
+discrete iterates with global error O(h^q), q = ``ode.global_order`` (p + 1, or less where a
+low-order term depends on n), and the first step with local error O(h^{p+2}).  Step sizes are
+well inside the validity range h ≪ 1 − ρ; the global slope is fitted on the three smallest
 (halving h at most twice more when the fit is not yet asymptotic).
 """
 import pytest
@@ -12,29 +14,36 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import bea
-from bea.integrate import fitted_slope, global_error, integrate
+from bea import losses as library
+from bea.integrate import error_slope, step_sizes
+from bea.registry import cases
+from bea.verify import trajectory_error
 from conftest import X2
 
-HS = [0.01, 0.005, 0.0025, 0.00125]
+HS = step_sizes(0.01, 4)
 T = 0.25
-OPTIMIZERS = {
-    "gd": {},
-    "heavy_ball": dict(beta=0.5),
-    "heavy_ball+bc": dict(beta=0.5, bias_correction=True),
-    "heavy_ball_polyak": dict(beta=0.4),
-    "rmsprop": dict(rho=0.6, eps=0.1),
-    "rmsprop+bc": dict(rho=0.6, eps=0.1, bias_correction=True),
-    "adam": dict(beta=0.5, rho=0.6, eps=0.1),
-    "adam-bc": dict(beta=0.5, rho=0.6, eps=0.1, bias_correction=False),
-    "nesterov": dict(beta=0.4),
-    "adamw": dict(beta=0.5, rho=0.6, eps=0.1, lam=0.3),
-    "nadam": dict(beta=0.5, rho=0.6, eps=0.1, lam=0.3),
-    "signum": dict(beta=0.5, eps=0.2),
-    "signum-sgd": dict(beta=0, eps=0.2),
-    "lion": dict(beta=0.3, rho=0.6, eps=0.2, lam=0.2),
-}
-ORDER_TWO = {"gd", "heavy_ball", "heavy_ball+bc", "heavy_ball_polyak", "adam", "rmsprop+bc", "nesterov", "adamw",
-             "nadam", "signum", "signum-sgd", "lion"}
+
+
+CASES = cases()
+FORGETTING = [case for case in CASES if not case.accumulates]
+#: (case, order) whose global slope from step 0 is measured on random smooth losses (fast suite)
+RANDOM_LOSS_SLOPES = [(c, p) for c in FORGETTING if c.example.loss is None for p in c.example.orders]
+#: the same on the example's own library loss
+LIBRARY_LOSS_SLOPES = [(c, p) for c in FORGETTING if c.example.loss is not None for p in c.example.orders]
+#: orders checked in the slow suite only
+SLOW_SLOPES = [(c, p) for c in FORGETTING for p in c.example.slow_orders]
+FIRST_STEP = [(c, p) for c in CASES for p in ((0,) if c.accumulates else (0, 1, 2))]
+WITH_MEMORY = [c for c in FORGETTING if c.spec().states]
+ACCUMULATING = [(c, p) for c in CASES if c.accumulates for p in c.example.orders]
+
+
+def case_ids(items):
+    return [f"{case.id}-{order}" for case, order in items]
+
+
+def problem(case):
+    """(loss, variables, θ₀): the example's library loss, or the smooth 2-D loss the fixed-loss checks use."""
+    return library.get(case.example.loss) if case.example.loss else library.nonconvex()
 
 
 def losses():
@@ -51,57 +60,47 @@ def losses():
     return build()
 
 
-def error_at(name, params, loss, order, theta0, h):
-    base = name.split("+")[0].split("-")[0]
-    ode = bea.modified_ode(base, loss, X2, order=order, h=h, **params)
-    steps = int(round(T / h))
-    iterates = bea.iterate(base, loss, X2, theta0, steps, h, **params)
-    return global_error(iterates, integrate(ode, theta0, steps)), ode
-
-
-def slope_check(name, order, loss, theta0, tol=0.2, max_halvings=2):
-    """Fit the slope over the three smallest steps; halve h (at most twice) until that fit is
-    in the asymptotic regime (within ``tol`` of the declared order) or the halvings run out."""
-    hs = list(HS)
-    errs, odes = zip(*(error_at(name, OPTIMIZERS[name], loss, order, theta0, h) for h in hs))
-    errs, ode = list(errs), odes[-1]
-    for _ in range(max_halvings):
-        if max(errs) < 1e-11 or abs(fitted_slope(hs[-3:], errs[-3:]) - ode.global_order) <= tol:
-            break
-        hs.append(hs[-1] / 2)
-        errs.append(error_at(name, OPTIMIZERS[name], loss, order, theta0, hs[-1])[0])
-    return hs, errs, ode
-
-
-CASES = [(name, p) for name in OPTIMIZERS for p in (0, 1, 2) if p < 2 or name in ORDER_TWO]
-
-
-def check_slope(name, order, loss, theta0):
-    hs, errs, ode = slope_check(name, order, loss, theta0)
-    if max(errs) < 1e-11:  # the correction vanishes identically on this loss (nothing to measure)
-        return
-    q = ode.global_order
+def slope_check(case, order, loss, variables, theta0, tol=0.2, max_halvings=2):
+    """(errors over HS, the declared global order q): halve h (at most twice) until the fit over
+    the three smallest steps is in the asymptotic regime (within ``tol`` of q) or the halvings run out."""
+    q = bea.modified_ode(case.name, loss, variables, order=order, h=HS[-1], **case.params).global_order
     assert q is not None
-    slope = fitted_slope(hs[-3:], errs[-3:])
+
+    def error(h):
+        return trajectory_error(case.name, loss, variables, theta0, h, order, T, **case.params)
+
+    sweep = error_slope(error, HS)
+    for _ in range(max_halvings):
+        if max(sweep.errors) < 1e-11 or abs(sweep.last(3).slope - q) <= tol:
+            break
+        sweep = sweep.halved(error)
+    return sweep, q
+
+
+def check_slope(case, order, loss, variables, theta0):
+    sweep, q = slope_check(case, order, loss, variables, theta0)
+    if max(sweep.errors) < 1e-11:  # the correction vanishes identically on this loss (nothing to measure)
+        return
+    slope = sweep.last(3).slope
     if q == order + 1:
-        assert slope == pytest.approx(q, abs=0.2), (hs, errs)
+        assert slope == pytest.approx(q, abs=0.2), str(sweep)
     else:  # capped by an n-dependent term: its O(h^q) transient error can have a small constant, so the
         # slope approaches q from above (between q and p + 1) until h is very small; it must not fall below q
-        assert q - 0.2 <= slope <= order + 1.2, (hs, errs)
+        assert q - 0.2 <= slope <= order + 1.2, str(sweep)
 
 
 NO_SHRINK = [Phase.explicit, Phase.generate]  # each example is a full slope fit: report it, do not shrink
 
 
 def slope_test(examples: int):
-    """The slope check over every (optimizer, order), on ``examples`` hypothesis-drawn losses and starts."""
+    """The slope check over every (case, order), on ``examples`` hypothesis-drawn losses and starts."""
     def wrap(_):
-        @pytest.mark.parametrize("name,order", CASES)
+        @pytest.mark.parametrize("case,order", RANDOM_LOSS_SLOPES, ids=case_ids(RANDOM_LOSS_SLOPES))
         @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                   derandomize=True, phases=NO_SHRINK)
         @given(loss=losses(), theta0=st.tuples(st.floats(-1, 1), st.floats(-1, 1)))
-        def test(name, order, loss, theta0):
-            check_slope(name, order, loss, theta0)
+        def test(case, order, loss, theta0):
+            check_slope(case, order, loss, X2, theta0)
         return test
     return wrap
 
@@ -117,79 +116,56 @@ def test_global_error_slope_many_losses():
     """Twelve losses per case in the slow suite."""
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
-@pytest.mark.parametrize("order", [0, 1, 2])
-def test_first_step_local_error(name, order):
+@pytest.mark.parametrize("case,order", LIBRARY_LOSS_SLOPES, ids=case_ids(LIBRARY_LOSS_SLOPES))
+def test_global_error_slope_on_the_example_loss(case, order):
+    """Examples that name a library loss (e.g. ε outside the root puts |g| in the field, smooth only
+    where no component of ∇E crosses 0): the slope check on that loss from its start."""
+    check_slope(case, order, *problem(case))
+
+
+@pytest.mark.parametrize("case,order", FIRST_STEP, ids=case_ids(FIRST_STEP))
+def test_first_step_local_error(case, order):
     """|θ₁ − θ̃(h)| = O(h^{p+2}): the field on the first interval is right to order p."""
-    x, y = X2
-    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
-    base = name.split("+")[0].split("-")[0]
-    theta0 = [0.3, 1.2]
-    hs = [0.04, 0.02, 0.01, 0.005]
-    errs = []
-    for h in hs:
-        ode = bea.modified_ode(base, loss, X2, order=order, h=h, **OPTIMIZERS[name])
-        errs.append(global_error(bea.iterate(base, loss, X2, theta0, 1, h, **OPTIMIZERS[name]),
-                                 integrate(ode, theta0, 1)))
-    assert fitted_slope(hs, errs) == pytest.approx(order + 2, abs=0.2), errs
+    loss, variables, theta0 = problem(case)
+    sweep = error_slope(lambda h: steps_error(case, loss, variables, theta0, h, order, 1), step_sizes(0.04, 4))
+    assert sweep.slope == pytest.approx(order + 2, abs=0.2), str(sweep)
+
+
+def steps_error(case, loss, variables, theta0, h, order, steps):
+    """The error after a fixed number of steps (not a fixed horizon)."""
+    return trajectory_error(case.name, loss, variables, theta0, h, order, T=steps * h, **case.params)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,expected", [("gd", 4), ("heavy_ball+bc", 3)])
-def test_order_three_slope(name, expected):
-    """GD at order 3 is O(h⁴); with bias correction F₁ depends on n, which caps the global order at 3."""
-    x, y = X2
-    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
-    hs, errs, ode = slope_check(name, 3, loss, (0.3, 1.2), tol=0.25)
-    assert ode.global_order == expected
-    assert fitted_slope(hs[-3:], errs[-3:]) == pytest.approx(expected, abs=0.25), (hs, errs)
+@pytest.mark.parametrize("case,order", SLOW_SLOPES, ids=case_ids(SLOW_SLOPES))
+def test_higher_order_slope(case, order):
+    """Orders beyond the fast suite, on the example's fixed loss: GD at order 3 is O(h⁴); with bias
+    correction heavy ball's F₁ depends on n, which caps its global order at 3; without it, RMSProp's
+    and Adam's F₀ depends on n, which caps theirs at 2."""
+    sweep, q = slope_check(case, order, *problem(case), tol=0.25)
+    assert sweep.last(3).slope == pytest.approx(q, abs=0.25), str(sweep)
 
 
-STATIONARY = ["heavy_ball", "heavy_ball_polyak", "rmsprop", "adam", "adam-bc", "nadam", "signum", "lion"]
+STATIONARY = [(case, order) for case in WITH_MEMORY for order in (1, 2)]
 
 
-@pytest.mark.parametrize("name", STATIONARY)
-@pytest.mark.parametrize("order", [1, 2])
-def test_stationary_field_tracks_the_iterates_after_the_transient(name, order):
+@pytest.mark.parametrize("case,order", STATIONARY, ids=case_ids(STATIONARY))
+def test_stationary_field_tracks_the_iterates_after_the_transient(case, order):
     """Once the memory transient has died out (a burn-in of t₀ = 1, i.e. ≥ 100 steps, a^100 < 1e-22),
     the iterates follow the n → ∞ field to O(h^{p+1}): the stationary result is right at every order,
     also where the leading field depends on n (no bias correction)."""
-    x, y = X2
-    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
-    base, params = name.split("+")[0].split("-")[0], OPTIMIZERS[name]
-    errs = []
-    for h in HS:
-        burn_in, steps = int(round(1.0 / h)), int(round(T / h))
-        iterates = bea.iterate(base, loss, X2, (0.3, 1.2), burn_in + steps, h, **params)[burn_in:]
-        ode = bea.modified_ode(base, loss, X2, order=order, h=h, stationary=True, **params)
-        errs.append(global_error(iterates, integrate(ode, iterates[0], steps)))
-    assert fitted_slope(HS[1:], errs[1:]) == pytest.approx(order + 1, abs=0.2), errs
+    loss, variables, theta0 = problem(case)
+    sweep = error_slope(lambda h: trajectory_error(case.name, loss, variables, theta0, h, order, T, burn_in=1.0,
+                                                   stationary=True, **case.params), HS)
+    assert sweep.last(3).slope == pytest.approx(order + 1, abs=0.2), str(sweep)
 
 
-@pytest.mark.parametrize("order", [0, 1, 2])
-def test_adam_eps_outside_slopes_where_gradients_stay_away_from_zero(order):
-    """ε outside the root puts |g| in the field: smooth only where no component of ∇E crosses 0,
-    so this check uses a quadratic whose minimizer stays far away on the horizon."""
-    x, y = X2
-    loss = (x - 3) ** 2 + (x - 3) * (y + 3) / 2 + (y + 3) ** 2 / 2
-    params = dict(beta=0.5, rho=0.6, eps=0.1)
-    errs = []
-    for h in HS:
-        ode = bea.modified_ode("adam_eps_outside", loss, X2, order=order, h=h, **params)
-        steps = int(round(T / h))
-        errs.append(global_error(bea.iterate("adam_eps_outside", loss, X2, (0.0, 0.0), steps, h, **params),
-                                 integrate(ode, (0.0, 0.0), steps)))
-    assert fitted_slope(HS[1:], errs[1:]) == pytest.approx(ode.global_order, abs=0.2), errs
-
-
-def test_adagrad_order_zero_over_a_fixed_number_of_steps():
-    """AdaGrad's accumulator never forgets: its order-0 field matches N fixed steps to O(h²) as h → 0."""
-    x, y = X2
-    loss = (x * y - 1) ** 2 / 2 + x**4 / 10 + sp.sin(x + y) / 3
-    hs, errs = [0.02, 0.01, 0.005, 0.0025], []
-    for h in hs:
-        ode = bea.modified_ode("adagrad", loss, X2, order=0, h=h, eps=0.1)
-        assert ode.global_order is None and ode.accumulates
-        errs.append(global_error(bea.iterate("adagrad", loss, X2, (0.3, 1.2), 10, h, eps=0.1),
-                                 integrate(ode, (0.3, 1.2), 10)))
-    assert fitted_slope(hs, errs) == pytest.approx(2, abs=0.15), errs
+@pytest.mark.parametrize("case,order", ACCUMULATING, ids=case_ids(ACCUMULATING))
+def test_accumulator_order_over_a_fixed_number_of_steps(case, order):
+    """A state that never forgets (AdaGrad's accumulator): no fixed-horizon order, but the field matches
+    N fixed steps to O(h^{p+2}) as h → 0."""
+    loss, variables, theta0 = problem(case)
+    ode = bea.modified_ode(case.name, loss, variables, order=order, h=0.01, **case.params)
+    assert ode.global_order is None and ode.accumulates
+    sweep = error_slope(lambda h: steps_error(case, loss, variables, theta0, h, order, 10), step_sizes(0.02, 4))
+    assert sweep.slope == pytest.approx(order + 2, abs=0.15), str(sweep)

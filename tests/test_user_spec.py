@@ -7,10 +7,11 @@ import sympy as sp
 
 import bea
 from bea import symbols as S
-from bea.integrate import fitted_slope, global_error, integrate
+from bea.integrate import error_slope, step_sizes
 from bea.errors import BeaError
 from bea.spec import Hyper, OptimizerSpec, State
 from bea.spec_file import load_spec, spec_from_dict
+from bea.verify import trajectory_error
 
 lam = sp.Symbol("lambda", nonnegative=True)
 
@@ -39,13 +40,10 @@ def test_hand_written_rmsprop_equals_builtin():
 
 @pytest.mark.parametrize("spec,params", [(GD_WD, dict(lam=0.7)), (SOFT_SIGNUM, dict(beta=0.5, eps=0.2))])
 def test_user_spec_slopes_and_abstract_route(spec, params):
-    hs, errs, theta0 = [0.01, 0.005, 0.0025], [], (0.3, 1.2)
-    for h in hs:
-        ode = bea.modified_ode(spec, LOSS, [x, y], order=1, h=h, **params)
-        steps = int(round(0.25 / h))
-        errs.append(global_error(bea.iterate(spec, LOSS, [x, y], theta0, steps, h, **params),
-                                 integrate(ode, theta0, steps)))
-    assert fitted_slope(hs, errs) == pytest.approx(ode.global_order, abs=0.2), errs
+    hs = step_sizes(0.01, 3)
+    sweep = error_slope(lambda h: trajectory_error(spec, LOSS, [x, y], (0.3, 1.2), h, 1, T=0.25, **params), hs)
+    ode = bea.modified_ode(spec, LOSS, [x, y], order=1, h=hs[-1], **params)
+    assert sweep.slope == pytest.approx(ode.global_order, abs=0.2), str(sweep)
     lifted = bea.modified_ode(spec, order=1, h=hs[-1], **params).concretize(LOSS, [x, y])
     for n in [0, 3]:
         np.testing.assert_allclose(lifted.numpy_field([0.4, -0.2], n), ode.numpy_field([0.4, -0.2], n), rtol=1e-10)
@@ -84,13 +82,10 @@ def test_a_toml_optimizer_of_ones_own_is_derived_and_iterated(tmp_path):
     x, y = sp.symbols("x y")
     loss = (x * y - 1) ** 2 / 2 + x**4 / 10
     params = dict(a=0.5, c=0.2)
-    errs, hs = [], [0.01, 0.005, 0.0025]
-    for h in hs:
-        ode = bea.modified_ode(spec, loss, [x, y], order=1, h=h, **params)
-        steps = int(round(0.25 / h))
-        errs.append(global_error(bea.iterate(spec, loss, [x, y], (0.3, 1.2), steps, h, **params),
-                                 integrate(ode, (0.3, 1.2), steps)))
-    assert fitted_slope(hs, errs) == pytest.approx(ode.global_order, abs=0.2)
+    sweep = error_slope(lambda h: trajectory_error(spec, loss, [x, y], (0.3, 1.2), h, 1, T=0.25, **params),
+                        step_sizes(0.01, 3))
+    ode = bea.modified_ode(spec, loss, [x, y], order=1, h=0.01, **params)
+    assert sweep.slope == pytest.approx(ode.global_order, abs=0.2), str(sweep)
 
 
 @pytest.mark.parametrize("text,fragment", [

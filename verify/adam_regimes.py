@@ -29,7 +29,7 @@ from bea.regimes import one_norm_gap, perturbed_one_norm
 SETTINGS = [
     (r"$\beta=0.8>\rho=0.6$, $\varepsilon=10^{-6}$: penalized", dict(beta=0.8, rho=0.6, eps=1e-6)),
     (r"$\beta=0.6<\rho=0.8$, $\varepsilon=10^{-6}$: anti-penalized", dict(beta=0.6, rho=0.8, eps=1e-6)),
-    (r"$\beta=0.6<\rho=0.8$, $\varepsilon=100$: $\|\nabla E\|_2^2$ penalized", dict(beta=0.6, rho=0.8, eps=100.0)),
+    (r"$\beta=0.6<\rho=0.8$, $\varepsilon=100$: $\Vert\nabla E\Vert_2^2$ penalized", dict(beta=0.6, rho=0.8, eps=100.0)),
 ]
 H, T = 0.005, 1.0
 
@@ -64,15 +64,18 @@ def main():
 
     E, xs, theta0 = problem()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    table = ["| setting | iterates | order-1 modified ODE |", "| --- | --- | --- |"]
     for ax, (title, params) in zip(axes, SETTINGS):
         gap = one_norm_gap(E, xs, theta0, T, H, **params)
         ax.plot(gap["t"], gap["iterates"], label="Adam iterates")
         ax.plot(gap["t"], gap["order1"], "--", label="order-1 modified ODE")
         ax.axhline(0, color="k", lw=0.5)
         ax.set_title(title, fontsize=9)
-        ax.set_xlabel("t = nh")
+        ax.set_xlabel("$t = nh$")
         print(f"{params}: gap at t = {T}: iterates {gap['iterates'][-1]:+.3e}, order-1 ODE {gap['order1'][-1]:+.3e}")
-    axes[0].set_ylabel(r"$\|\nabla E\|_{1,\varepsilon}$ minus its value on $\dot\theta=-g/s$")
+        table.append(f"| {title} | {gap['iterates'][-1]:+.3e} | {gap['order1'][-1]:+.3e} |")
+    print(f"gap at t = {T:g}, as a Markdown table (docs/regimes.md):", *table, sep="\n")
+    axes[0].set_ylabel(r"$\Vert\nabla E\Vert_{1,\varepsilon}$ minus its value on $\dot\theta=-g/s$")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "adam_regimes.png", dpi=110)
@@ -80,9 +83,9 @@ def main():
 
     t, norm, t_loss, loss = rise_and_fall()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.semilogx(t[1:], norm[1:], label=r"$\|\nabla E\|_{1,\varepsilon}$")
-    ax.semilogx(t_loss[1:], loss[1:], "--", label="loss E")
-    ax.set_xlabel("t = nh")
+    ax.semilogx(t[1:], norm[1:], label=r"$\Vert\nabla E\Vert_{1,\varepsilon}$")
+    ax.semilogx(t_loss[1:], loss[1:], "--", label="loss $E$")
+    ax.set_xlabel("$t = nh$")
     ax.set_title("Adam on a two-layer tanh network from a small init", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()

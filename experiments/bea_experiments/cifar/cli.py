@@ -1,8 +1,13 @@
-"""``bea experiment cifar | sweep | plot``: flags generated from :class:`experiments.cifar.train.Config`."""
+"""``bea experiment cifar | sweep | plot``: flags generated from :class:`bea_experiments.cifar.config.Config`.
+
+:func:`main` is the same ``cifar`` command on its own, for ``python -m bea_experiments.cifar.train``
+(what ``torchrun`` launches).
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 from pathlib import Path
 
@@ -28,7 +33,7 @@ HELP = {
 def _add_config_flags(p: argparse.ArgumentParser):
     from typing import get_type_hints
 
-    from experiments.cifar.config import Config
+    from bea_experiments.cifar.config import Config
 
     hints = get_type_hints(Config)
     for f in dataclasses.fields(Config):
@@ -43,11 +48,14 @@ def _add_config_flags(p: argparse.ArgumentParser):
                        help=(HELP.get(f.name, "") + f" (default {default})").strip())
 
 
-def add_parsers(esub):
-    c = esub.add_parser("cifar", help="full-batch Adam on CIFAR with a ResNet (torch)")
+def _cifar_flags(c: argparse.ArgumentParser):
     _add_config_flags(c)
     c.add_argument("--resume", action="store_true", help="continue from out/checkpoint.pt")
     c.set_defaults(func=cmd_cifar)
+
+
+def add_parsers(esub):
+    _cifar_flags(esub.add_parser("cifar", help="full-batch Adam on CIFAR with a ResNet (torch)"))
     s = esub.add_parser("sweep", help="runs over one hyperparameter (rho with beta fixed, or beta with rho fixed)")
     _add_config_flags(s)
     s.add_argument("--over", required=True, choices=["rho", "beta", "eps", "lr", "regularizer"])
@@ -59,14 +67,14 @@ def add_parsers(esub):
 
 
 def _config(args, **override):
-    from experiments.cifar.config import Config
+    from bea_experiments.cifar.config import Config
 
     names = {f.name for f in dataclasses.fields(Config)}
     return Config(**({k: v for k, v in vars(args).items() if k in names and v is not None} | override))
 
 
 def cmd_cifar(args):
-    from experiments.cifar.train import run
+    from bea_experiments.cifar.train import run
 
     log = run(_config(args), resume=args.resume)
     last = log[-1]
@@ -75,7 +83,7 @@ def cmd_cifar(args):
 
 
 def cmd_sweep(args):
-    from experiments.cifar.sweep import sweep
+    from bea_experiments.cifar.sweep import sweep
 
     try:
         values = [float(v) for v in args.values.split(",") if v.strip()]
@@ -86,7 +94,20 @@ def cmd_sweep(args):
 
 
 def cmd_plot(args):
-    from experiments.cifar.plot import plot_sweep
+    from bea_experiments.cifar.plot import plot_sweep
 
     for path in plot_sweep(Path(args.folder)):
         print(f"wrote {path}")
+
+
+def main(argv=None, prog: str = "python -m bea_experiments.cifar.train") -> int:
+    """One CIFAR run from the flags of ``bea experiment cifar``; bad settings end with one line and exit code 2."""
+    p = argparse.ArgumentParser(prog=prog, description="Full-batch Adam on CIFAR with a ResNet (torch).")
+    _cifar_flags(p)
+    args = p.parse_args(argv)
+    try:
+        args.func(args)
+    except BeaError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from bea import BeaError
-from experiments.cifar import data
+from bea_experiments.cifar import data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 @pytest.mark.parametrize("dataset,classes", [("cifar10", 10), ("cifar100", 100)])

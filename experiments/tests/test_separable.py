@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from bea import BeaError
-from experiments.separable import data, margins
-from experiments.separable.train import Settings, train
+from bea_experiments.separable import data, margins
+from bea_experiments.separable.train import Settings, train
 
 
 def test_l2_max_margin_of_two_symmetric_points_and_a_second_method():
@@ -127,7 +127,7 @@ def test_bad_settings():
 
 
 def test_every_figure_runs_quick(tmp_path):
-    from experiments.separable.figures import FIGURES
+    from bea_experiments.separable.figures import FIGURES
     for name in ["toy_hinf", "adagrad"]:
         summary = FIGURES[name](tmp_path, quick=True)
         assert (tmp_path / f"{name}.png").stat().st_size > 0 and summary
@@ -135,8 +135,8 @@ def test_every_figure_runs_quick(tmp_path):
 
 def test_network_experiment_runs_on_a_few_fake_images(tmp_path):
     torch = pytest.importorskip("torch")
-    from experiments.cifar.data import write_fake
-    from experiments.separable import network
+    from bea_experiments.cifar.data import write_fake
+    from bea_experiments.separable import network
 
     write_fake(tmp_path, "cifar10", n=30)
     batch = network.two_classes(tmp_path, n_train=20, n_test=10)
@@ -162,7 +162,7 @@ def test_on_shifted_diagonal_data_the_proxy_is_the_linf_direction():
 
 
 def test_curves_record_loss_and_norm_along_a_run():
-    from experiments.separable.figures import curves
+    from bea_experiments.separable.figures import curves
 
     Z = data.gaussian()
     run = train(Z, Settings("gd", 2000, records=20))

@@ -216,6 +216,7 @@ def engine(out, quick=False):
 
     import bea
     from bea.minibatch import iterate_batches
+    from bea.numeric import function
 
     plt = _plt()
     Z = np.array([[1.0, 0.3], [0.2, 1.5], [0.8, 0.9]])
@@ -261,8 +262,8 @@ def engine(out, quick=False):
     summary["h‖F̄1‖/‖F̄0‖ median"] = {}
     for rho in (0.9, 0.99, 0.999):
         cyc = bea.cyclic_ode("adam", losses, w, order=1, h=h, **(params | {"rho": rho}))
-        f0 = [sp.lambdify([list(w)], list(cyc.terms[r][0])) for r in range(3)]
-        f1 = [sp.lambdify([list(w)], list(cyc.terms[r][1])) for r in range(3)]
+        f0 = [function([list(w)], list(cyc.terms[r][0])) for r in range(3)]
+        f1 = [function([list(w)], list(cyc.terms[r][1])) for r in range(3)]
         ratio = [h * np.linalg.norm(np.mean([np.array(f(p), float) for f in f1], axis=0))
                  / np.linalg.norm(np.mean([np.array(f(p), float) for f in f0], axis=0)) for p in along]
         axr.loglog(np.arange(len(along))[1:] * max(1, steps // 40), ratio[1:], label=f"β₂ = {rho} (h/(1−β₂) = {h / (1 - rho):.2g})")

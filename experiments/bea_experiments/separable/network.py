@@ -30,7 +30,7 @@ def _torch():
 def two_classes(data_dir, classes=(0, 1), n_train: int = 500, n_test: int = 500):
     """Tensors (x_train, y_train, x_test, y_test) with labels ±1, normalized by train-set channel stats."""
     torch = _torch()
-    from experiments.cifar.data import channel_stats, load
+    from bea_experiments.cifar.data import channel_stats, load
 
     out = []
     stats = None

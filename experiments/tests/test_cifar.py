@@ -13,13 +13,13 @@ torch = pytest.importorskip("torch")
 
 import bea  # noqa: E402
 from bea import BeaError  # noqa: E402
-from experiments.cifar import models  # noqa: E402
-from experiments.cifar.adam import PaperAdam  # noqa: E402
-from experiments.cifar.config import Config  # noqa: E402
-from experiments.cifar.data import write_fake  # noqa: E402
-from experiments.cifar.train import Diverged, full_batch_gradient, hessian_vector, run  # noqa: E402
+from bea_experiments.cifar import models  # noqa: E402
+from bea_experiments.cifar.adam import PaperAdam  # noqa: E402
+from bea_experiments.cifar.config import Config  # noqa: E402
+from bea_experiments.cifar.data import write_fake  # noqa: E402
+from bea_experiments.cifar.train import Diverged, full_batch_gradient, hessian_vector, run  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 @pytest.mark.parametrize("name,count", [("resnet18", 11_173_962), ("resnet50", 23_520_842), ("resnet101", 42_512_970)])
@@ -142,9 +142,9 @@ def test_ddp_gloo_two_processes_match_one(tmp_path, fake):
             "--steps", "3", "--lr", "1e-3", "--eval-every", "3", "--checkpoint-every", "3", "--micro-batch", "8"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master-port=29517",
-                    "-m", "experiments.cifar.train", "--out", str(tmp_path / "ddp"), *args],
+                    "-m", "bea_experiments.cifar.train", "--out", str(tmp_path / "ddp"), *args],
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
-    subprocess.run([sys.executable, "-m", "experiments.cifar.train", "--out", str(tmp_path / "one"), *args],
+    subprocess.run([sys.executable, "-m", "bea_experiments.cifar.train", "--out", str(tmp_path / "one"), *args],
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
     a = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)
@@ -154,8 +154,8 @@ def test_ddp_gloo_two_processes_match_one(tmp_path, fake):
 
 
 def test_sweep_and_plot(tmp_path, fake):
-    from experiments.cifar.plot import plot_sweep
-    from experiments.cifar.sweep import sweep
+    from bea_experiments.cifar.plot import plot_sweep
+    from bea_experiments.cifar.sweep import sweep
 
     cfg = _cfg(tmp_path, fake, model="small_cnn", width=8, steps=2, out=str(tmp_path / "sweep"))
     folders = sweep(cfg, "rho", [0.9, 0.99])
@@ -180,7 +180,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 def test_explicit_correction_step_is_minus_c_h2_b_hessian_times_g_over_s_over_s(tmp_path, fake):
     """One step with regularizer c differs from the plain step by −c·h²·b·∇‖∇E‖_{1,ε}/s, b = β/(1−β) − ρ/(1−ρ);
     ∇‖∇E‖_{1,ε} is computed here by differentiating the penalty directly (a second route)."""
-    from experiments.cifar.train import load_tensors
+    from bea_experiments.cifar.train import load_tensors
 
     kw = dict(model="small_cnn", width=8, steps=1, lr=1e-2, beta=0.5, rho=0.9, eps=1e-4)
     run(_cfg(tmp_path / "plain", fake, **kw), progress=False)

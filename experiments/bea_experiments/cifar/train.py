@@ -261,12 +261,7 @@ def _progress(total, start, enabled):
     return tqdm(total=total, initial=start, disable=not enabled, desc="full-batch steps", leave=False)
 
 
-def main(argv=None):
-    """``python -m experiments.cifar.train …`` (what ``torchrun`` launches); same flags as ``bea experiment cifar``."""
-    from bea.cli import main as bea_main
+if __name__ == "__main__":  # python -m bea_experiments.cifar.train … (what torchrun launches)
+    from .cli import main
 
-    return bea_main(["experiment", "cifar", *(argv if argv is not None else __import__("sys").argv[1:])])
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

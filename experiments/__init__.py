@@ -1,1 +1,0 @@
-"""Validation experiments for bea: separable data (``experiments.separable``) and CIFAR (``experiments.cifar``)."""
