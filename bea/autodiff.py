@@ -333,6 +333,8 @@ class AutodiffField:
             raise BeaError(f"the field needs numbers for {sorted(map(str, stray))}; pass them to modified_ode")
         self.uses_n = any(F.has(S.n) for F in self._terms)
         self._powers = sorted(set().union(*(elementwise.step_powers(F) for F in self._terms)), key=sp.default_sort_key)
+        vanished = [F.xreplace({p: 0 for p in self._powers}) for F in self._terms]
+        self._n_after_powers_vanish = any(F.has(S.n) for F in vanished)
         self._programs = {} if self.uses_n else {None: _Program(self._terms)}
 
     def program(self, n: int | None) -> _Program:
@@ -344,12 +346,12 @@ class AutodiffField:
                            "(or use ode.at_step(n) or stationary=True)")
         n = int(n)
         values = {p: elementwise.power_value(p, n) for p in self._powers}
-        terms = [F.xreplace(values) for F in self._terms]
-        key = (tuple(values.values()), n if any(F.has(S.n) for F in terms) else None)
+        steady = all(v == 0 for v in values.values()) and not self._n_after_powers_vanish
+        key = "steady" if steady else n  # every step whose powers vanish has the same terms
         if key not in self._programs:
             if len(self._programs) >= self.cache_size:
                 self._programs.pop(next(iter(self._programs)))
-            self._programs[key] = _Program([F.xreplace({S.n: sp.Integer(n)}) for F in terms])
+            self._programs[key] = _Program([F.xreplace(values).xreplace({S.n: sp.Integer(n)}) for F in self._terms])
         return self._programs[key]
 
     def gradient(self, theta):
@@ -372,10 +374,11 @@ class AutodiffField:
                     handler(evaluation, group, self.loss)
         return [evaluation.vector(F) for F in program.terms]
 
-    def field(self, theta, n: int | None = None, gradient=None):
-        """F₀ + hF₁ + … + h^pF_p at θ (needs a number for h)."""
-        if not self.ode.h.is_number:
-            raise BeaError("the field needs a number for h; pass h to modified_ode")
-        h = float(self.ode.h)
+    def field(self, theta, n: int | None = None, gradient=None, h=None):
+        """F₀ + hF₁ + … + h^pF_p at θ, with ``h`` or the result's own step size."""
+        h = self.ode.h if h is None else h
+        if not sp.sympify(h).is_number:
+            raise BeaError("the field needs a number for h; pass h here or to modified_ode")
+        h = float(h)
         terms = self.terms(theta, n, gradient)
         return sum((h**i * F for i, F in enumerate(terms[1:], start=1)), terms[0])

@@ -24,6 +24,7 @@ import sympy as sp
 
 from . import symbols as S
 from .abstract import collect
+from .numeric import function
 
 DIGITS = 50
 NEGLIGIBLE = sp.Rational(1, 10**80)
@@ -100,5 +101,5 @@ def _floats(expr):
 
 
 def torch_code(expr, arguments):
-    """``expr`` as a torch function of ``arguments`` (common subexpressions computed once)."""
-    return sp.lambdify(arguments, balanced(expr), modules="torch", cse=True)
+    """``expr``, balanced, as a torch function of ``arguments`` (:func:`bea.numeric.function`)."""
+    return function(arguments, balanced(expr), "torch")

@@ -17,7 +17,7 @@ import torch
 
 import bea
 from bea.autodiff import AutodiffField, ModelLoss
-from experiments.cifar.models import build
+from bea_experiments.cifar.models import build
 
 HYPER = dict(beta=0.9, rho=0.999, eps=1e-8)
 

@@ -79,7 +79,7 @@ def test_order_2_matches_the_concrete_field(key):
 @pytest.mark.parametrize("key", ["adam", "adam_no_bc", "rmsprop", "signum", "adamw"])
 def test_order_2_matches_the_concrete_field_slow(key):
     """Lion's abstract order-2 derivation takes about 7 minutes today: left out."""
-    assert_terms_match(_name(key), 2, [0, 1, 10, 200], theta=THETA[:1] + THETA[2:3], **OPTIMIZERS[key])
+    assert_terms_match(_name(key), 2, [0, 10], theta=THETA[:1] + THETA[2:3], **OPTIMIZERS[key])
 
 
 def test_stationary_and_fixed_step_terms_match_the_finite_ones_far_out():
