@@ -59,11 +59,13 @@ class FlatLoss:
 
     Each ``fn(θ, b)`` is that micro-batch's share of E (e.g. a sum of per-example losses divided
     by the total number of examples), so that the shares add up to the full-batch loss.  E must
-    be a deterministic, side-effect-free function of θ (torch.func differentiates it).
+    be a deterministic, side-effect-free function of θ (torch.func differentiates it).  When the
+    micro-batches are spread over processes, ``reduce`` sums a tensor over them in place (e.g.
+    ``torch.distributed.all_reduce``); it is applied to the gradient and to every contraction.
     """
 
-    def __init__(self, fn, batches=None):
-        self.fn = fn
+    def __init__(self, fn, batches=None, reduce=None):
+        self.fn, self.reduce = fn, reduce
         self.batches = None if batches is None else list(batches)
         if self.batches is not None and not self.batches:
             raise BeaError("batches is empty: give at least one micro-batch (or None for a loss without data)")
@@ -97,7 +99,7 @@ class ModelLoss(FlatLoss):
     (torch.Size([3]), ['weight', 'bias'])
     """
 
-    def __init__(self, model, closure, batches=None):
+    def __init__(self, model, closure, batches=None, reduce=None):
         torch = _torch()
         self.model = model
         self.names = [name for name, p in model.named_parameters() if p.requires_grad]
@@ -105,7 +107,7 @@ class ModelLoss(FlatLoss):
         self.shapes = [params[k].shape for k in self.names]
         self.sizes = [params[k].numel() for k in self.names]
         self._holder = _Closure(model, closure)
-        super().__init__(self._function(1), batches)
+        super().__init__(self._function(1), batches, reduce)
 
     def _function(self, order: int):
         torch = _torch()
@@ -298,6 +300,8 @@ def _contractions(evaluation, nodes, loss):
             out = _nested_contractions(torch.func.grad(share), evaluation.theta, us)
             sums[i] = out if sums[i] is None else [a + b for a, b in zip(sums[i], out)]
     for node, total in zip(planned, sums):
+        for t in total if loss.reduce is not None else ():
+            loss.reduce(t)
         for mask in range(1, 2 ** len(node.args)):
             evaluation.values[DE(*(a for s, a in enumerate(node.args) if mask >> s & 1))] = total[mask]
 
@@ -357,7 +361,10 @@ class AutodiffField:
     def gradient(self, theta):
         """∇E(θ), summed over the micro-batches."""
         torch = _torch()
-        return sum(torch.func.grad(share)(theta) for share in self.loss.shares())
+        g = sum(torch.func.grad(share)(theta) for share in self.loss.shares())
+        if self.loss.reduce is not None:
+            self.loss.reduce(g)
+        return g
 
     def terms(self, theta, n: int | None = None, gradient=None) -> list:
         """[F₀(θ), …, F_p(θ)] on the interval of step ``n`` (needed when the terms depend on n).

@@ -1,27 +1,77 @@
-"""Paper-style figures of a sweep folder: test accuracy and the perturbed one-norm against the swept value,
-and the one-norm over training for every run."""
+"""Figures of a sweep folder, aggregated over seeds (mean ± standard deviation in every plot).
+
+``sweep.png``: against the swept value, the test accuracy at equal training loss (the first
+evaluation at which each run's train loss is at most L*, the largest final train loss of the
+runs, so that every run reaches it), and the perturbed one-norm ‖∇E‖_{1,ε} and ‖∇E‖₁ there.
+``one_norm.png``: ‖∇E‖_{1,ε}, ‖∇E‖₁ and the train loss over the steps, one band per value.
+``summary.csv``: the same numbers.
+"""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 from bea.atomic import save_figure, write_atomic
 from bea.errors import BeaError
 
 
 def read_runs(folder: Path):
-    """[(key, value, config, log rows)] for every KEY=VALUE subfolder with a log, sorted by value."""
-    runs = []
+    """{(key, value): [(seed, config, log rows)]} for every KEY=VALUE/seed=S run with a log, values sorted."""
+    runs = {}
     for sub in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
-        if "=" not in sub.name or not (sub / "log.jsonl").is_file():
+        if "=" not in sub.name or not sub.is_dir():
             continue
         key, value = sub.name.split("=", 1)
-        rows = [json.loads(line) for line in (sub / "log.jsonl").read_text().splitlines() if line.strip()]
-        config = json.loads((sub / "config.json").read_text()) if (sub / "config.json").is_file() else {}
-        runs.append((key, float(value), config, rows))
+        for seed_dir in sorted(sub.glob("seed=*")):
+            if not (seed_dir / "log.jsonl").is_file():
+                continue
+            rows = [json.loads(line) for line in (seed_dir / "log.jsonl").read_text().splitlines() if line.strip()]
+            config = json.loads((seed_dir / "config.json").read_text()) if (seed_dir / "config.json").is_file() else {}
+            runs.setdefault((key, float(value)), []).append((int(seed_dir.name.split("=")[1]), config, rows))
     if not runs:
-        raise BeaError(f"{folder}: no KEY=VALUE run folders with a log.jsonl (run `bea experiment sweep` first)")
-    return sorted(runs, key=lambda r: r[1])
+        raise BeaError(f"{folder}: no KEY=VALUE/seed=S run folders with a log.jsonl (run `bea experiment sweep` first)")
+    return dict(sorted(runs.items(), key=lambda kv: kv[0][1]))
+
+
+def at_loss(rows, level: float):
+    """The first evaluated row whose train loss is at most ``level`` (None if none)."""
+    return next((r for r in rows if "test_acc" in r and r["train_loss"] <= level), None)
+
+
+def loss_level(*all_runs) -> float:
+    """L*: the largest final train loss (at an evaluation) of the runs that finished, so that every one reaches it."""
+    finished = [rows for runs in all_runs for seeds in runs.values() for _, _, rows in seeds
+                if not any("note" in r for r in rows)]
+    if not finished:
+        raise BeaError("every run diverged or stopped: nothing to compare")
+    return max(min(r["train_loss"] for r in rows if "test_acc" in r) for rows in finished)
+
+
+def summarize(runs, level=None):
+    """(L*, per value: the numbers of every seed at train loss L* and at the end)."""
+    level = loss_level(runs) if level is None else level
+    table = []
+    for (key, value), seeds in runs.items():
+        per_seed = []
+        for seed, _, rows in seeds:
+            steps = [r for r in rows if "step" in r]
+            if any("note" in r for r in rows):
+                continue
+            hit = at_loss(steps, level)
+            peak = max(steps, key=lambda r: r["one_norm_eps"])
+            per_seed.append({"seed": seed, "test_acc_at_level": hit["test_acc"], "step_at_level": hit["step"],
+                             "one_norm_at_level": hit["one_norm_eps"], "grad_l1_at_level": hit["grad_l1"],
+                             "final_train_loss": steps[-1]["train_loss"], "final_one_norm": steps[-1]["one_norm_eps"],
+                             "peak_one_norm": peak["one_norm_eps"], "peak_step": peak["step"]})
+        table.append({"key": key, "value": value, "seeds": per_seed, "failed": len(seeds) - len(per_seed)})
+    return level, table
+
+
+def _stats(entry, name):
+    xs = np.array([s[name] for s in entry["seeds"]], float)
+    return (xs.mean(), xs.std(ddof=1) if xs.size > 1 else 0.0) if xs.size else (np.nan, np.nan)
 
 
 def plot_sweep(folder: Path) -> list[Path]:
@@ -31,46 +81,84 @@ def plot_sweep(folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     runs = read_runs(folder)
-    key = runs[0][0]
-    summary = ["value,steps,final_train_loss,final_test_acc,final_one_norm_eps,final_grad_l1,diverged"]
-    xs, accs, norms, l1s = [], [], [], []
-    fig2, (ax2, ax3) = plt.subplots(1, 2, figsize=(11, 4))
-    for _, value, _, rows in runs:
-        steps = [r for r in rows if "step" in r]
-        tests = [r for r in steps if "test_acc" in r]
-        diverged = any("note" in r for r in rows)
-        last = steps[-1]
-        acc = tests[-1]["test_acc"] if tests else float("nan")
-        summary.append(f"{value:g},{last['step']},{last['train_loss']:.6g},{acc:.6g},{last['one_norm_eps']:.6g},"
-                       f"{last['grad_l1']:.6g},{diverged}")
-        if not diverged:
-            xs.append(value)
-            accs.append(acc)
-            norms.append(last["one_norm_eps"])
-            l1s.append(last["grad_l1"])
-        ax2.plot([r["step"] for r in steps], [r["one_norm_eps"] for r in steps], label=f"{key} = {value:g}")
-        ax3.plot([r["step"] for r in steps], [r["grad_l1"] for r in steps], label=f"{key} = {value:g}")
-    ax2.set_ylabel("perturbed one-norm ‖∇E‖_{1,ε}")
-    ax3.set_ylabel("‖∇E‖₁")
-    for ax in (ax2, ax3):
-        ax.set_xlabel("full-batch step")
-        ax.set_yscale("log")
-    ax2.legend(fontsize=8)
-    fig2.tight_layout()
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 4))
-    decay = key in ("rho", "beta") and all(0 <= v < 1 for v in xs)
-    x = [1 - v for v in xs] if decay else xs  # decays near 1 read best as 1 − value on a log axis
-    a.plot(x, accs, "o-")
-    a.set_ylabel("test accuracy (last evaluation)")
-    b.plot(x, norms, "o-")
-    b.set_ylabel("‖∇E‖_{1,ε} at the last step")
-    c.plot(x, l1s, "o-")
-    c.set_ylabel("‖∇E‖₁ at the last step")
-    for ax in (a, b, c):
+    key = next(iter(runs))[0]
+    level, table = summarize(runs)
+    names = ["test_acc_at_level", "step_at_level", "one_norm_at_level", "grad_l1_at_level", "final_train_loss",
+             "final_one_norm", "peak_one_norm", "peak_step"]
+    lines = ["value,seeds,failed," + ",".join(f"{n}_mean,{n}_std" for n in names) + f",loss_level={level:.6g}"]
+    for e in table:
+        lines.append(f"{e['value']!r},{len(e['seeds'])},{e['failed']}," +
+                     ",".join(f"{m:.6g},{s:.6g}" for m, s in (_stats(e, n) for n in names)))
+    values = [e["value"] for e in table]
+    decay = key in ("rho", "beta") and all(0 <= v < 1 for v in values)
+    x = np.array([1 - v for v in values] if decay else values)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, name, label in zip(axes, ["test_acc_at_level", "one_norm_at_level", "grad_l1_at_level"],
+                               [f"test accuracy at train loss ≤ {level:.3g}", "‖∇E‖_{1,ε} there", "‖∇E‖₁ there"]):
+        mean, std = np.array([_stats(e, name) for e in table]).T
+        ax.errorbar(x, mean, yerr=std, fmt="o-", capsize=3)
+        ax.set_ylabel(label)
         ax.set_xlabel(f"1 − {key}" if decay else key)
         if decay:
             ax.set_xscale("log")
+    seeds = sorted({len(e["seeds"]) for e in table})
+    fig.suptitle(f"mean ± std over {'/'.join(map(str, seeds))} seeds", fontsize=9)
     fig.tight_layout()
+    fig2, axes2 = plt.subplots(1, 3, figsize=(14, 4))
+    for (k, value), seeds_runs in runs.items():
+        ok = [[r for r in rows if "step" in r] for _, _, rows in seeds_runs if not any("note" in r for r in rows)]
+        if not ok:
+            continue
+        length = min(len(rows) for rows in ok)
+        steps = [r["step"] for r in ok[0][:length]]
+        for ax, name in zip(axes2, ["one_norm_eps", "grad_l1", "train_loss"]):
+            curves = np.array([[r[name] for r in rows[:length]] for rows in ok])
+            mean, std = curves.mean(0), curves.std(0, ddof=1) if len(ok) > 1 else np.zeros(length)
+            line, = ax.plot(steps, mean, label=f"{key} = {value!r} ({len(ok)} seeds)")
+            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.25)
+    for ax, label in zip(axes2, ["perturbed one-norm ‖∇E‖_{1,ε}", "‖∇E‖₁", "train loss"]):
+        ax.set_xlabel("full-batch step")
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+    axes2[0].legend(fontsize=7)
+    fig2.tight_layout()
     folder = Path(folder)
     return [save_figure(fig, folder / "sweep.png"), save_figure(fig2, folder / "one_norm.png"),
-            write_atomic(folder / "summary.csv", "\n".join(summary) + "\n")]
+            write_atomic(folder / "summary.csv", "\n".join(lines) + "\n")]
+
+
+def _label(runs, folder) -> str:
+    config = next(iter(runs.values()))[0][1]
+    c = config.get("correction", 0)
+    return f"correction c = {c:g}" if c else f"plain ({Path(folder).name})"
+
+
+def plot_comparison(folders, out: Path) -> Path:
+    """Sweeps over the same setting side by side (e.g. plain, c = −1, c = +1), at one common train loss L*."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    all_runs = [read_runs(f) for f in folders]
+    level = loss_level(*all_runs)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for runs, folder in zip(all_runs, folders):
+        key = next(iter(runs))[0]
+        _, table = summarize(runs, level)
+        table = [e for e in table if e["seeds"]]
+        values = [e["value"] for e in table]
+        decay = key in ("rho", "beta") and all(0 <= v < 1 for v in values)
+        x = np.array([1 - v for v in values] if decay else values)
+        for ax, name in zip(axes, ["one_norm_at_level", "grad_l1_at_level", "test_acc_at_level"]):
+            mean, std = np.array([_stats(e, name) for e in table]).T
+            ax.errorbar(x, mean, yerr=std, fmt="o-", capsize=3, label=_label(runs, folder))
+            ax.set_xlabel(f"1 − {key}" if decay else key)
+            if decay:
+                ax.set_xscale("log")
+    for ax, label in zip(axes, ["‖∇E‖_{1,ε}", "‖∇E‖₁", "test accuracy"]):
+        ax.set_ylabel(f"{label} at train loss ≤ {level:.3g}")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("mean ± std over seeds", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, Path(out))

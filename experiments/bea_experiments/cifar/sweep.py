@@ -1,7 +1,8 @@
-"""A sweep over one hyperparameter: one run per value in out/KEY=VALUE/, each resumable.
+"""A sweep over one setting and seeds: one run per (value, seed) in out/KEY=VALUE/seed=S/, each resumable.
 
+Folder names keep every digit of the value (ρ = 0.9999999 is ``rho=0.9999999``, not ``rho=1``).
 A finished run (its log reaches ``steps``) is skipped, an interrupted one resumes from its
-checkpoint, a diverged one is recorded (its log says so) and the sweep goes on.
+checkpoint, a diverged or stopped one is recorded (its log says so) and the sweep goes on.
 """
 from __future__ import annotations
 
@@ -16,6 +17,21 @@ from bea.errors import BeaError
 from .config import Config
 from .train import Diverged, run
 
+OVER = ("rho", "beta", "eps", "lr", "lam", "correction")
+
+
+def value_name(value: float) -> str:
+    """The shortest text that reads back as the same float (every digit kept).
+
+    >>> value_name(0.9999999), value_name(1e-8), value_name(-1)
+    ('0.9999999', '1e-08', '-1.0')
+    """
+    return repr(float(value))
+
+
+def run_folder(out, over: str, value: float, seed: int) -> Path:
+    return Path(out) / f"{over}={value_name(value)}" / f"seed={seed}"
+
 
 def _finished(folder: Path, steps: int) -> bool:
     log = folder / "log.jsonl"
@@ -25,17 +41,20 @@ def _finished(folder: Path, steps: int) -> bool:
     return any("note" in r for r in rows) or any(r.get("step") == steps for r in rows)
 
 
-def sweep(cfg: Config, over: str, values) -> list[Path]:
+def sweep(cfg: Config, over: str, values, seeds=None) -> list[Path]:
     if not values:
         raise BeaError("a sweep needs at least one value")
+    if over not in OVER:
+        raise BeaError(f"a sweep goes over {', '.join(OVER)}, not {over!r}")
+    seeds = [cfg.seed] if seeds is None else list(seeds)
     folders = []
-    for value in tqdm(values, desc=f"sweep over {over}"):
-        folder = Path(cfg.out) / f"{over}={value:g}"
-        run_cfg = dataclasses.replace(cfg, out=str(folder), **{over: value})
+    for value, seed in tqdm([(v, s) for v in values for s in seeds], desc=f"sweep over {over}"):
+        folder = run_folder(cfg.out, over, value, seed)
+        run_cfg = dataclasses.replace(cfg, out=str(folder), seed=seed, **{over: value})
         if not _finished(folder, cfg.steps):
             try:
                 run(run_cfg, resume=(folder / "checkpoint.pt").is_file(), progress=False)
             except Diverged as exc:
-                tqdm.write(f"{over}={value:g}: {exc}")
+                tqdm.write(f"{over}={value_name(value)}, seed {seed}: {exc}")
         folders.append(folder)
     return folders
