@@ -331,7 +331,7 @@ class AutodiffField:
         if not isinstance(loss, FlatLoss):
             raise BeaError("loss must be a bea.autodiff.FlatLoss or ModelLoss")
         self.ode, self.loss, self.cache_size = ode, loss, cache_size
-        self._terms = [sp.sympify(F) for F in ode.terms]
+        self._terms = [sp.S.Zero + F for F in ode.terms]  # SymPy expressions (0 may be a Python int)
         stray = set().union(*(F.free_symbols for F in self._terms)) - {S.g, S.theta, S.n}
         if stray:
             raise BeaError(f"the field needs numbers for {sorted(map(str, stray))}; pass them to modified_ode")
@@ -384,7 +384,7 @@ class AutodiffField:
     def field(self, theta, n: int | None = None, gradient=None, h=None):
         """F₀ + hF₁ + … + h^pF_p at θ, with ``h`` or the result's own step size."""
         h = self.ode.h if h is None else h
-        if not sp.sympify(h).is_number:
+        if isinstance(h, sp.Basic) and not h.is_number:
             raise BeaError("the field needs a number for h; pass h here or to modified_ode")
         h = float(h)
         terms = self.terms(theta, n, gradient)

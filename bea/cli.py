@@ -1,52 +1,117 @@
-"""The ``bea`` command line: list optimizers, print derived modified equations."""
+"""The ``bea`` command line: list optimizers, print derived modified equations.
+
+Every input is checked before any work (numbers finite, expressions read by :mod:`bea.expr`,
+output folders writable) and bounded (:data:`MAX_ORDER`, :data:`MAX_STEPS`, :data:`MAX_DIMENSION`,
+lifted by ``--max-order`` and ``--max-steps``).  Bad input ends with one line ``bea: error: …``
+and exit code 2, Ctrl-C with one line and exit code 130; warnings are ``bea: warning: …`` lines.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import math
 import os
+import re
 import sys
-from pathlib import Path
+import warnings
 
 import sympy as sp
 
 from . import display
-from .errors import BeaError
+from .errors import BeaError, BeaWarning
+from .expr import check_name, read
 from .ode import modified_ode
 from .optimizers import REGISTRY, get
 
+MAX_ORDER = 4          # derivation time grows fast with the order (gd: 1 s at 4, 70 s at 7; adam: 12 s at 2)
+MAX_STEPS = 20_000     # verify: steps over all step sizes; derive --step N: N (exact powers a^N grow with N)
+MAX_DIMENSION = 50     # variables of a loss (--vars, --dim)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one ``bea: error:`` line (exit code 2) like every other error."""
+
+    def error(self, message):
+        raise BeaError(f"{message} (see `{self.prog} --help`)")
+
+
+def finite(text: str) -> float:
+    """An argparse type: a finite float (nan and inf refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text[:40]!r}")
+    return value
+
 
 def _parse_params(items):
-    """``k=v`` strings → dict; true/false become booleans, numbers stay exact."""
+    """``k=v`` strings → dict; true/false become booleans, numbers finite floats (made exact later)."""
     out = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
+        key = key.strip()
         if not sep or not key:
-            raise BeaError(f"--param takes key=value, got {item!r}")
+            raise BeaError(f"--param takes key=value, got {item[:60]!r}")
+        if key in out:
+            raise BeaError(f"--param {key[:40]!r} is given twice")
         low = raw.strip().lower()
         if low in ("true", "false"):
             out[key] = low == "true"
             continue
         try:
-            out[key] = float(raw)
-        except ValueError:
-            raise BeaError(f"--param {key}: {raw!r} is not a number (or true/false)") from None
+            out[key] = finite(raw)
+        except argparse.ArgumentTypeError as exc:
+            raise BeaError(f"--param {key[:40]!r}: {exc} (or true/false)") from None
     return out
 
 
-def _parse_loss(loss, names):
+def _parse_vars(names, flag="--loss"):
+    """``x,y`` → real symbols, each a plain name, at most :data:`MAX_DIMENSION` of them."""
+    if not names:
+        raise BeaError(f"{flag} needs --vars, e.g. {flag} '(x*y-1)**2/2' --vars x,y")
+    parts = [n.strip() for n in names.split(",")]
+    if len(parts) > MAX_DIMENSION:
+        raise BeaError(f"--vars: {len(parts)} variables; at most {MAX_DIMENSION}")
+    for name in parts:
+        check_name(name, "--vars: variable")
+    if len(set(parts)) != len(parts):
+        raise BeaError(f"--vars: variables must be distinct, got {names[:80]!r}")
+    return [sp.Symbol(name, real=True) for name in parts]
+
+
+def _parse_loss(loss, names, flag="--loss"):
     if loss is None:
         if names:
-            raise BeaError("--vars needs --loss")
+            raise BeaError(f"--vars needs {flag}")
         return None, None
-    if not names:
-        raise BeaError("--loss needs --vars, e.g. --loss '(x*y-1)**2/2' --vars x,y")
-    variables = sp.symbols([n.strip() for n in names.split(",") if n.strip()], real=True)
-    local = {str(v): v for v in variables}
+    variables = _parse_vars(names, flag)
+    return read(loss, {str(v): v for v in variables}, flag), variables
+
+
+def _parse_numbers(text, flag, count):
+    """``a,b`` → ``count`` finite floats."""
     try:
-        expr = sp.parse_expr(loss, local_dict=local)
-    except (SyntaxError, TypeError, sp.SympifyError) as exc:
-        raise BeaError(f"cannot parse --loss {loss!r}: {exc}") from None
-    return expr, list(variables)
+        values = [finite(t) for t in text.split(",")]
+    except argparse.ArgumentTypeError as exc:
+        raise BeaError(f"{flag}: {exc}") from None
+    if len(values) != count:
+        raise BeaError(f"{flag} needs {count} comma-separated numbers (one per variable), got {len(values)}")
+    return values
+
+
+def _check_order(args):
+    from .ode import check_order
+
+    order = check_order(args.order)
+    if args.max_order < 0:
+        raise BeaError(f"--max-order must be >= 0, got {args.max_order}")
+    if order > args.max_order:
+        raise BeaError(f"order {order} is above the limit {args.max_order} (a derivation's cost grows fast with "
+                       f"the order: gd takes about a minute at 7, adam about 10 s at 2); --max-order {order} "
+                       "lifts the limit")
+    return order
 
 
 def cmd_list(args):
@@ -71,6 +136,10 @@ def _optimizer(args):
 
 def cmd_derive(args):
     params = _parse_params(args.param)
+    _check_order(args)
+    if args.step is not None and not 0 <= args.step <= args.max_steps:
+        raise BeaError(f"--step must be in [0, {args.max_steps:,}] (exact powers a^N grow with N; --finite gives "
+                       f"the field for every n; --max-steps lifts the limit), got {args.step}")
     if args.batch_loss:
         return _derive_batches(args, params)
     if args.reshuffled:
@@ -90,8 +159,8 @@ def _derive_batches(args, params):
 
     if args.loss:
         raise BeaError("give either --loss or --batch-loss, not both")
-    losses = [_parse_loss(E, args.vars)[0] for E in args.batch_loss]
-    variables = _parse_loss(args.batch_loss[0], args.vars)[1]
+    variables = _parse_vars(args.vars, "--batch-loss")
+    losses = [read(E, {str(v): v for v in variables}, f"--batch-loss {k + 1}") for k, E in enumerate(args.batch_loss)]
     batch = cyclic_ode(_optimizer(args), losses, variables, order=args.order, h=args.h,
                        stationary=args.step is None and not args.finite, **params)
     print(batch.pretty())
@@ -103,39 +172,88 @@ def _derive_batches(args, params):
 
 
 def cmd_verify(args):
-    from . import losses, verify
+    from . import verify
+    from .atomic import writable_folder
+    from .concrete import check_loss
     from .integrate import step_sizes
-    from .ode import check_order
+    from .optimizers import build
 
-    check_order(args.order)
+    order = _check_order(args)
     optimizer = _optimizer(args)
     label = args.optimizer or optimizer.name
     params = _parse_params(args.param)
+    spec, _ = build(optimizer, params, require_all=True)  # every check before any work
     if args.loss_expr:
-        loss, variables = _parse_loss(args.loss_expr, args.vars)
-        theta0 = [float(t) for t in (args.theta0 or "").split(",") if t.strip()]
-        name = args.loss_expr
+        if args.dim is not None:
+            raise BeaError("--dim applies to a library loss (--loss), not to --loss-expr")
+        loss, variables = _parse_loss(args.loss_expr, args.vars, "--loss-expr")
+        if not args.theta0:
+            raise BeaError("--loss-expr needs a starting point --theta0, one number per variable")
+        theta0 = _parse_numbers(args.theta0, "--theta0", len(variables))
+        name = args.loss_expr if len(args.loss_expr) <= 60 else args.loss_expr[:57] + "..."
     else:
-        loss, variables, theta0 = losses.get(args.loss, **({"d": args.dim} if args.dim else {}))
-        theta0 = [float(t) for t in args.theta0.split(",")] if args.theta0 else theta0
+        if args.vars:
+            raise BeaError("--vars goes with --loss-expr (a library loss has its own variables)")
+        loss, variables, theta0 = _library_loss(args.loss, args.dim)
+        theta0 = _parse_numbers(args.theta0, "--theta0", len(variables)) if args.theta0 else theta0
         name = args.loss + (f" (d = {args.dim})" if args.dim else "")
-    if len(theta0) != len(variables):
-        raise BeaError(f"--theta0 needs {len(variables)} comma-separated numbers")
-    if args.levels < 2:
-        raise BeaError("--levels must be >= 2")
+    if not 2 <= args.levels <= 60:
+        raise BeaError(f"--levels must be in [2, 60], got {args.levels}")
+    if not 0 < args.h_max <= args.T:
+        raise BeaError(f"need 0 < --h-max <= --T (the horizon covers a step of every size), got --h-max "
+                       f"{args.h_max:g} and --T {args.T:g}")
     hs = step_sizes(args.h_max, args.levels)
-    out = Path(args.out or f"runs/verify/{label}_{args.loss if not args.loss_expr else 'user'}")
-    result = verify.study(optimizer, loss, variables, theta0, orders=range(args.order + 1), hs=hs, T=args.T,
-                          loss_name=name, cache=out / "cache.json", precision=args.precision, **params)
+    steps = sum(round(args.T / h) for h in hs)
+    if steps > args.max_steps:
+        raise BeaError(f"this study runs {steps:,} steps (T/h summed over the {args.levels} step sizes); the limit is "
+                       f"{args.max_steps:,}: fewer --levels, a larger --h-max or a shorter --T, or --max-steps "
+                       f"{steps} to lift it")
+    verify.check_smooth(check_loss(loss, variables, spec)[0])
+    default = f"runs/verify/{_safe(label)}_{_safe(args.loss) if not args.loss_expr else 'user'}"
+    out = writable_folder(args.out or default)
+    result = verify.study(optimizer, loss, variables, theta0, orders=range(order + 1), hs=hs,
+                          T=args.T, loss_name=name, cache=out / "cache.json", precision=args.precision, **params)
     print(result.table())
     for path in verify.save(result, out):
         print(f"wrote {path}")
 
 
+def _library_loss(name, dim):
+    """(E, variables, θ₀) of the library loss ``name`` in dimension ``dim`` (its default when None)."""
+    import inspect
+
+    from . import losses
+
+    if name not in losses.LOSSES:
+        raise BeaError(f"unknown loss {name[:40]!r}; known: {', '.join(losses.LOSSES)}")
+    if dim is None:
+        return losses.get(name)
+    if "d" not in inspect.signature(losses.LOSSES[name]).parameters:
+        raise BeaError(f"--dim does not apply to {name} (its size is fixed)")
+    if not 1 <= dim <= MAX_DIMENSION:
+        raise BeaError(f"--dim must be in [1, {MAX_DIMENSION}], got {dim}")
+    return losses.get(name, d=dim)
+
+
+def _safe(name: str) -> str:
+    """``name`` as one harmless path component (no separators, no leading dot)."""
+    return re.sub(r"[^A-Za-z0-9_+-]", "_", name)[:64] or "_"
+
+
 def cmd_compare(args):
     from .compare import compare
+    from .optimizers import build
 
-    print(compare(args.optimizers, _parse_params(args.param)))
+    params = _parse_params(args.param)
+    for name in args.optimizers:
+        get(name)
+    specs = [build(name, {})[0] for name in args.optimizers]
+    takes = {k for spec in specs for k in [*spec.hyper_names, *spec.options]}
+    unknown = sorted(set(params) - takes)
+    if unknown:
+        raise BeaError(f"--param {', '.join(unknown)}: none of {', '.join(args.optimizers)} takes it; they take "
+                       f"{', '.join(sorted(takes)) or 'nothing'}")
+    print(compare(args.optimizers, params))
 
 
 #: Entry-point group through which other distributions add subcommands: each entry point, named
@@ -175,16 +293,20 @@ def _placeholder(sub, name, message):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bea", description="Backward error analysis of optimization algorithms.")
+    p = _Parser(prog="bea", description="Backward error analysis of optimization algorithms.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the built-in optimizers").set_defaults(func=cmd_list)
     d = sub.add_parser("derive", help="derive and print a modified ODE")
     d.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
     d.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     d.add_argument("--order", type=int, default=1, help="order p in h (default 1)")
+    d.add_argument("--max-order", type=int, default=MAX_ORDER, metavar="P",
+                   help=f"refuse orders above P (default {MAX_ORDER}; derivations grow fast with the order)")
+    d.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
+                   help=f"refuse --step above N (default {MAX_STEPS:,})")
     d.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="hyperparameter or option, e.g. --param beta=0.9 --param bias_correction=false")
-    d.add_argument("--h", type=float, default=None, help="step size (symbolic when omitted)")
+    d.add_argument("--h", type=finite, default=None, help="step size (symbolic when omitted)")
     regime = d.add_mutually_exclusive_group()
     regime.add_argument("--finite", action="store_true", help="finite-n field on each interval (default: n → ∞)")
     regime.add_argument("--step", type=int, default=None, metavar="N", help="the field on the interval of step N")
@@ -205,6 +327,10 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
     v.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     v.add_argument("--order", type=int, default=1, help="highest order checked (default 1)")
+    v.add_argument("--max-order", type=int, default=MAX_ORDER, metavar="P",
+                   help=f"refuse orders above P (default {MAX_ORDER})")
+    v.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
+                   help=f"refuse studies of more than N steps over all step sizes (default {MAX_STEPS:,})")
     v.add_argument("--param", action="append", metavar="KEY=VALUE", help="hyperparameters and options (numbers)")
     v.add_argument("--loss", default="nonconvex", help="a library loss: quadratic, rosenbrock, nonconvex, logistic, "
                                                        "two_layer (default nonconvex)")
@@ -212,9 +338,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--loss-expr", help="a loss of your own (with --vars and --theta0)")
     v.add_argument("--vars", help="variables of --loss-expr, comma-separated")
     v.add_argument("--theta0", help="starting point, comma-separated")
-    v.add_argument("--h-max", type=float, default=0.01, help="largest step size (default 0.01)")
+    v.add_argument("--h-max", type=finite, default=0.01, help="largest step size (default 0.01)")
     v.add_argument("--levels", type=int, default=4, help="number of step sizes, halving each time (default 4)")
-    v.add_argument("--T", type=float, default=0.25, help="time horizon (default 0.25)")
+    v.add_argument("--T", type=finite, default=0.25, help="time horizon (default 0.25)")
     v.add_argument("--precision", choices=["auto", "double", "mp"], default="auto",
                    help="auto: float64, saturated points again in 40 digits (default); mp: all in 40 digits")
     v.add_argument("--out", help="folder for study.json/.csv/.png and a resumable cache "
@@ -224,15 +350,43 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _warning_printer(fallback):
+    """``warnings.showwarning`` that prints bea's warnings as ``bea: warning: …`` lines."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, BeaWarning):
+            print(f"bea: warning: {message}", file=sys.stderr)
+        else:
+            fallback(message, category, filename, lineno, file, line)
+    return show
+
+
+def _error(message) -> int:
+    print(f"bea: error: {message}".replace("\n", " "), file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        args.func(args)
-    except BeaError as exc:
-        print(f"bea: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # the output went to a reader that stopped early (`bea derive … | head`)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    """Run the command line; returns the exit code (0, 2 for bad input, 130 when interrupted)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", BeaWarning)
+        warnings.showwarning = _warning_printer(warnings.showwarning)
+        try:
+            try:
+                args = parser().parse_args(argv)
+            except SystemExit as exc:  # --help and --version print and stop
+                return exc.code if isinstance(exc.code, int) else 0
+            args.func(args)
+        except BeaError as exc:
+            return _error(exc)
+        except KeyboardInterrupt:
+            print("bea: interrupted (files written so far are complete)", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # the output went to a reader that stopped early (`bea derive … | head`)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except RecursionError:
+            return _error("the expression is too deeply nested for SymPy (RecursionError); write it more simply")
+        except OSError as exc:
+            return _error(f"{exc.filename or 'output'}: {exc.strerror or exc}")
     return 0
 
 

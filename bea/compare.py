@@ -2,8 +2,9 @@
 
 For each optimizer: the leading field F₀, the first correction F₁ (n → ∞ where the
 optimizer has a stationary regime) and what recognition makes of it, with the
-small-/large-ε regimes.  Decoupled weight decay λθ is read separately: the
-recognition is of the λ = 0 part, and the λ-terms are listed as they are.
+small-/large-ε regimes.  Decoupled weight decay λθ is read separately: the result is
+derived once, the recognition is of its λ = 0 part (λ substituted), and the λ-terms are
+listed as they are.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def summary(name: str, params: dict) -> list[str]:
     lines.append(f"  F₁ = {text(readable(ode.terms[1], ode))}")
     has_lam = LAM.symbol in {hp.symbol for hp in spec.hyperparameters} and LAM.symbol not in ode.values
     if has_lam:
-        plain = modified_ode(name, order=1, stationary=True, **own, lam=0)
+        plain = ode.with_values({LAM.symbol: sp.S.Zero})
         extra = sp.simplify(ode.terms[1] - plain.terms[1])
         lines.append("  at λ = 0 (the weight-decay terms listed below aside):")
         lines += ["    " + x for x in recognition_lines(plain)]

@@ -1,39 +1,89 @@
 """Concrete calculus: a given loss E(x₁,…,x_d) in named variables, any dimension."""
 from __future__ import annotations
 
+import math
+import warnings
+from numbers import Real
+
 import sympy as sp
 
 from . import symbols as S
-from .errors import BeaError
+from .errors import BeaError, NonSmoothWarning
+from .expr import JUMPS, check_expression, nonsmooth, read
 from .numeric import gradient_function  # noqa: F401 (moved to bea.numeric; importable here as before)
+from .spec import exact
 
 
-def check_loss(loss, variables):
-    """Validate a loss and its variables; return them as (Expr, tuple of Symbols)."""
+#: Names of bea's own symbols: a loss variable named like one would be confused with it.
+RESERVED = frozenset({"g", "theta", "n", "h", "t", "m", "v", "s", "beta", "rho", "eps", "epsilon", "lam", "lambda"})
+
+
+def check_loss(loss, variables, spec=None):
+    """Validate a loss and its variables; return them as (Expr, tuple of Symbols).
+
+    The variables are distinct SymPy symbols whose names are not bea's own (:data:`RESERVED`,
+    and the state and hyperparameter names of ``spec`` when given).  The loss is a SymPy
+    expression, a number, or text read by :func:`bea.expr.read` in the variables' names; it
+    must be finite, real, built from known functions, in the variables only, and without
+    jumps (sign, Heaviside, floor, ceiling: the gradient is zero or undefined there).
+    Kinks (Abs, Max, Min) are allowed: see :func:`warn_if_not_smooth`.
+    """
     try:
         variables = tuple(variables)
     except TypeError:
         raise BeaError("variables must be a list of SymPy symbols, e.g. sympy.symbols('x y')") from None
     if not variables or not all(isinstance(x, sp.Symbol) for x in variables):
-        raise BeaError(f"variables must be a non-empty list of SymPy symbols, got {variables!r}")
-    if len(set(variables)) != len(variables):
-        raise BeaError(f"variables must be distinct, got {variables!r}")
-    try:
-        loss = sp.sympify(loss, strict=True)
-    except (sp.SympifyError, TypeError):
-        raise BeaError(f"the loss must be a SymPy expression, got {loss!r}") from None
-    if not isinstance(loss, sp.Expr) or isinstance(loss, (sp.MatrixBase, sp.MatrixExpr)):
-        raise BeaError(f"the loss must be a scalar SymPy expression, got {type(loss).__name__}")
+        raise BeaError(f"variables must be a non-empty list of SymPy symbols, got {variables!r}"[:300])
+    names = [x.name for x in variables]
+    if len(set(names)) != len(names):
+        raise BeaError(f"variables must be distinct (by name), got {variables!r}"[:300])
+    reserved = RESERVED | (_spec_names(spec) if spec is not None else set())
+    clash = sorted(set(names) & reserved)
+    if clash:
+        raise BeaError(f"variable names {clash} are reserved by bea (step index n, step size h, gradient g, "
+                       "states and hyperparameters); rename them")
+    if isinstance(loss, str):
+        loss = read(loss, dict(zip(names, variables)), "the loss")
+    elif isinstance(loss, Real) and not isinstance(loss, bool):
+        loss = exact(loss) if math.isfinite(loss) else sp.nan
+    if isinstance(loss, sp.MatrixBase):
+        raise BeaError(f"the loss must be a scalar SymPy expression, got a {loss.shape} matrix")
+    if not isinstance(loss, sp.Basic):
+        raise BeaError(f"the loss must be a SymPy expression (or text), got {type(loss).__name__}")
+    check_expression(loss, "the loss")
     stray = loss.free_symbols - set(variables)
     if stray:
         raise BeaError(
             f"the loss uses {sorted(map(str, stray))}, which are not among the variables "
             f"{[str(x) for x in variables]}; substitute numbers or add them to the variables"
         )
-    reserved = set(variables) & {S.g, S.theta, S.n, S.h, S.m, S.v}
-    if reserved:
-        raise BeaError(f"variable names {sorted(map(str, reserved))} are reserved by bea; rename them")
+    unreal = [str(v) for v in variables if v.is_real is not True]
+    if unreal and loss.has(sp.Abs):
+        raise BeaError(f"the loss uses Abs of variables not declared real ({unreal}): SymPy would differentiate |·| "
+                       "as a complex function; declare them with sympy.symbols(..., real=True)")
+    jumps = nonsmooth(loss, JUMPS)
+    if jumps:
+        raise BeaError(f"the loss jumps where {'; '.join(jumps)}: its gradient is zero or undefined there, so "
+                       "neither a gradient method nor a modified equation describes it; use a smooth surrogate "
+                       "(e.g. x/sqrt(x**2 + eps) for sign(x))")
     return loss, variables
+
+
+def warn_if_not_smooth(loss) -> list[str]:
+    """Warn (:class:`bea.errors.NonSmoothWarning`) where a loss with kinks (Abs, Max, Min) is not
+    differentiable: the expansion in h holds only on regions the iterates do not leave across
+    those sets.  Returns the sets (empty for a smooth loss)."""
+    kinks = nonsmooth(loss)
+    if kinks:
+        warnings.warn(f"the loss is not smooth where {'; '.join(kinks)}: the modified equation holds only "
+                      "away from there (iterates that reach or cross that set are not described)",
+                      NonSmoothWarning, stacklevel=3)
+    return kinks
+
+
+def _spec_names(spec) -> set:
+    names = {str(st.symbol) for st in spec.states}
+    return names | {hp.name for hp in spec.hyperparameters} | {str(hp.symbol) for hp in spec.hyperparameters}
 
 
 class ConcreteCalculus:

@@ -1,4 +1,8 @@
-"""Human- and machine-readable forms of a derived modified ODE: text, LaTeX, JSON."""
+"""Human- and machine-readable forms of a derived modified ODE: text, LaTeX, JSON.
+
+Formatting only: the terms come from the derivation, what they mean (named functionals,
+regimes, sign conditions) from :mod:`bea.recognize`.
+"""
 from __future__ import annotations
 
 import json
@@ -6,18 +10,10 @@ import json
 import sympy as sp
 
 from . import symbols as S
-from .recognize import regimes
 
 #: s = √(g² + ε), the denominator of Adam-type steps, shown as one symbol.
 s_sym = sp.Symbol("s", positive=True)
 SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉"
-#: Where regime signs are probed, per hyperparameter domain (ε gets its own range in the regimes).
-PROBE_RANGES = {"unit": (0.0, 0.999), "open_unit": (0.001, 0.999), "nonnegative": (0.0, 10.0),
-                "positive": (1e-6, 10.0)}
-
-
-def _domains(ode) -> dict:
-    return {hp.symbol: PROBE_RANGES[hp.domain] for hp in ode.spec.hyperparameters}
 
 
 def text(expr) -> str:
@@ -35,7 +31,7 @@ def _eps(ode):
 
 def readable(expr, ode):
     """Write √(g² + ε) as s (when the optimizer has an ε) for display."""
-    expr, eps = sp.sympify(expr), _eps(ode)
+    eps = _eps(ode)
     return expr if eps is None else expr.subs(sp.sqrt(S.g**2 + eps), s_sym)
 
 
@@ -121,7 +117,7 @@ def recognition_lines(ode):
         if rec.rest != 0:
             out.append(f"  plus terms not of that form: {text(readable(rec.rest, ode))}")
         for p in rec.parts:
-            for rg in regimes(p, _domains(ode)):
+            for rg in p.regimes:
                 out.append(f"  {rg.name}: coefficient → {text(rg.coefficient)}: {text(rg.verdict())}")
     return out
 
@@ -204,7 +200,7 @@ def recognition_latex(ode) -> list[str]:
         if rec.rest != 0:
             rows.append(rf"&\quad \text{{plus terms not of that form: }} {_tex(rec.rest, ode)}")
         for p in rec.parts:
-            for rg in regimes(p, _domains(ode)):
+            for rg in p.regimes:
                 rows.append(rf"&{_tex_name(rg.name)}: \quad c \to {_tex(rg.coefficient)}:")
                 rows.append(rf"&\qquad {_tex_verdict(rg)}")
     return rows
@@ -236,7 +232,7 @@ def to_dict(ode) -> dict:
             "parts": [{"coefficient": str(p.coefficient), "functional": p.functional.name,
                        "psi": str(p.functional.psi),
                        "regimes": [{"regime": r.name, "coefficient": str(r.coefficient), "verdict": r.verdict()}
-                                   for r in regimes(p, _domains(ode))]}
+                                   for r in p.regimes]}
                       for p in rec.parts],
             "rest": str(rec.rest),
         })

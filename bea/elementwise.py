@@ -32,7 +32,7 @@ NEGLIGIBLE = sp.Rational(1, 10**80)
 
 def step_powers(expr) -> set:
     """The powers a^{f(n)} of a number a whose exponent depends on the step n."""
-    return {p for p in sp.sympify(expr).atoms(sp.Pow) if p.exp.has(S.n) and p.base.is_number}
+    return {p for p in (sp.S.Zero + expr).atoms(sp.Pow) if p.exp.has(S.n) and p.base.is_number}
 
 
 def power_value(power, n: int) -> sp.Rational:
@@ -51,7 +51,7 @@ def at_step(expr, n: int, powers=None):
     3/8
     """
     powers = step_powers(expr) if powers is None else powers
-    return sp.sympify(expr).xreplace({p: power_value(p, n) for p in powers}).xreplace({S.n: sp.Integer(n)})
+    return (sp.S.Zero + expr).xreplace({p: power_value(p, n) for p in powers}).xreplace({S.n: sp.Integer(n)})
 
 
 def tidy(expr):
@@ -90,7 +90,7 @@ def balanced(expr):
     >>> balanced(sp.sqrt(10**400 * x**2 + 3 * 10**400) / 10**200)   # 1e400 overflows a float
     1.7320508075688772935*(0.33333333333333333333*x**2 + 1)**0.5
     """
-    k, e = _split(sp.sympify(expr))
+    k, e = _split(sp.S.Zero + expr)
     return _floats(sp.Mul(k, e, evaluate=False))
 
 

@@ -2,7 +2,10 @@
 
 Step-dependent fields are integrated interval by interval, [nh, (n+1)h] with the
 field of step n; others in one sweep.  DOP853 with tight tolerances keeps the
-integration error far below the modified-equation error being measured.
+integration error far below the modified-equation error being measured.  The work is
+bounded: a field that is not smooth (a kink of the loss) can make the integrator shrink
+its steps without end, and more than :data:`EVALUATIONS_PER_STEP` field evaluations per
+step of the grid end the integration with an error.
 """
 from __future__ import annotations
 
@@ -13,28 +16,59 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .errors import BeaError
+from .iterate import check_start, check_steps
 
 RTOL, ATOL = 1e-12, 1e-14
+EVALUATIONS_PER_STEP = 5_000  # smooth fields need about 100 (12 per DOP853 substep, ≥ 8 substeps when refined)
+
+
+class _Stalled(Exception):
+    pass
+
+
+class _Budget:
+    """Counts field evaluations; raises :class:`_Stalled` past ``total``."""
+
+    def __init__(self, total: int):
+        self.left, self.t = total, 0.0
+
+    def __call__(self, f):
+        def counted(t, y):
+            self.left, self.t = self.left - 1, t
+            if self.left < 0:
+                raise _Stalled
+            return f(t, y)
+        return counted
 
 
 def integrate(ode, theta0, steps: int, rtol: float = RTOL, atol: float = ATOL, max_step: float = np.inf) -> np.ndarray:
     """θ̃(0), θ̃(h), …, θ̃(steps·h) of a concrete modified ODE: shape (steps+1, d)."""
-    h = float(ode.h)
-    y = np.asarray(theta0, dtype=float)
+    if getattr(ode, "variables", None) is None:
+        raise BeaError("an abstract modified ODE cannot be integrated; call .concretize(loss, variables) first")
+    if not getattr(ode.h, "is_number", False):
+        raise BeaError("integration needs a number for h; pass h= when deriving the modified ODE")
+    steps, h = check_steps(steps, ode.h)
+    y = check_start(theta0, len(ode.variables))
     grid = h * np.arange(steps + 1)
-    if not ode.step_dependent:
-        sol = solve_ivp(ode.rhs, (0.0, grid[-1]), y, method="DOP853", t_eval=grid, rtol=rtol, atol=atol,
-                        max_step=max_step)
-        _check(sol, 0.0)
-        return sol.y.T
+    budget = _Budget(EVALUATIONS_PER_STEP * max(steps, 1))
     out = np.empty((steps + 1, y.size))
     out[0] = y
-    for n in range(steps):
-        sol = solve_ivp(ode.rhs_at_step(n), (grid[n], grid[n + 1]), y, method="DOP853", rtol=rtol, atol=atol,
-                        max_step=max_step)
-        _check(sol, grid[n])
-        y = sol.y[:, -1]
-        out[n + 1] = y
+    try:
+        if steps and not ode.step_dependent:
+            sol = solve_ivp(budget(ode.rhs), (0.0, grid[-1]), y, method="DOP853", t_eval=grid, rtol=rtol,
+                            atol=atol, max_step=max_step)
+            _check(sol, 0.0)
+            return sol.y.T
+        for n in range(steps):
+            sol = solve_ivp(budget(ode.rhs_at_step(n)), (grid[n], grid[n + 1]), y, method="DOP853", rtol=rtol,
+                            atol=atol, max_step=max_step)
+            _check(sol, grid[n])
+            y = sol.y[:, -1]
+            out[n + 1] = y
+    except _Stalled:
+        raise BeaError(f"integration of the modified ODE stalled at t = {budget.t:.6g}: more than "
+                       f"{EVALUATIONS_PER_STEP:,} field evaluations per step (is the field smooth there? a kink "
+                       "of the loss stalls the integrator)") from None
     return out
 
 

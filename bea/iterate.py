@@ -19,8 +19,8 @@ from .spec import check_value
 
 def _prepared(optimizer, loss, variables, hyper_and_options):
     """(spec with every hyperparameter a number, loss, variables), all checked."""
-    loss, variables = check_loss(loss, variables)
     spec, values = build(optimizer, hyper_and_options, require_all=True)
+    loss, variables = check_loss(loss, variables, spec)
     return spec.substitute(values), loss, variables
 
 
@@ -52,7 +52,10 @@ def check_steps(steps, h) -> tuple[int, float]:
 
 def check_start(theta0, d: int) -> np.ndarray:
     """θ₀ as a finite float vector with one entry per variable."""
-    theta = np.array(theta0, dtype=float).reshape(-1)
+    try:
+        theta = np.array(theta0, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise BeaError(f"theta0 must be a list of {d} numbers, got {theta0!r}"[:200]) from None
     if theta.shape != (d,):
         raise BeaError(f"theta0 must have {d} entries (one per variable), got {np.shape(theta0)}")
     if not np.all(np.isfinite(theta)):

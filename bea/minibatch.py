@@ -32,7 +32,7 @@ import sympy as sp
 
 from . import engine
 from . import symbols as S
-from .concrete import ConcreteCalculus, check_loss, potential
+from .concrete import ConcreteCalculus, check_loss, potential, warn_if_not_smooth
 from .errors import BeaError
 from .iterate import check_start, check_steps, run
 from .moments import stationary_limit
@@ -42,14 +42,14 @@ from .optimizers import build
 from .spec import check_value
 
 
-def check_losses(losses, variables):
-    """At least one loss, each a scalar SymPy expression in ``variables``."""
+def check_losses(losses, variables, spec=None):
+    """At least one loss, each checked by :func:`bea.concrete.check_loss`."""
     if isinstance(losses, (str, sp.Basic)) or not hasattr(losses, "__iter__"):
         raise BeaError("losses must be a list of SymPy expressions, one per mini-batch")
     losses = list(losses)
     if not losses:
         raise BeaError("losses is empty: give one loss per mini-batch")
-    checked = [check_loss(E, variables) for E in losses]
+    checked = [check_loss(E, variables, spec) for E in losses]
     return tuple(E for E, _ in checked), checked[0][1]
 
 
@@ -193,8 +193,10 @@ def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary:
     [1/2 - x/2, -x/2 - 1/2]
     """
     order = check_order(order)
-    losses, variables = check_losses(losses, variables)
     spec, values = build(optimizer, hyper_and_options)
+    losses, variables = check_losses(losses, variables, spec)
+    for E in losses:
+        warn_if_not_smooth(E)
     h_value = S.h if h is None else check_value("h", h, "positive")
     if not spec.states:
         terms = [[sp.Matrix(F).xreplace(values) for F in engine.derive(spec, ConcreteCalculus(E, variables), order,
@@ -214,8 +216,8 @@ def iterate_batches(optimizer, losses, variables, theta0, steps: int, h, schedul
     (a fresh random permutation of the k batches each epoch, from ``seed``). Batches of one sample
     give incremental (per-sample) optimizers, e.g. per-sample Adam."""
     steps, h = check_steps(steps, h)
-    losses, variables = check_losses(losses, variables)
     spec, values = build(optimizer, hyper_and_options, require_all=True)
+    losses, variables = check_losses(losses, variables, spec)
     theta = check_start(theta0, len(variables))
     order = batch_order(len(losses), steps, schedule, seed)
     grads = [gradient_function(E, variables) for E in losses]
@@ -236,8 +238,8 @@ def batch_order(k: int, steps: int, schedule: str, seed: int = 0) -> np.ndarray:
 def permutations_mean_epoch(optimizer, losses, variables, theta0, h, **hyper_and_options) -> np.ndarray:
     """E_π[θ after one epoch] over all k! batch orders, from θ₀ (memoryless optimizers; a check of
     :meth:`BatchODE.reshuffled`)."""
-    losses, variables = check_losses(losses, variables)
     spec, values = build(optimizer, hyper_and_options, require_all=True)
+    losses, variables = check_losses(losses, variables, spec)
     if spec.states:
         raise BeaError("the exact permutation average is for memoryless optimizers")
     grads = [gradient_function(E, variables) for E in losses]

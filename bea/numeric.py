@@ -26,7 +26,7 @@ def free_symbols(exprs) -> set:
     """The free symbols of an expression, a matrix or a (nested) list of them."""
     if isinstance(exprs, (list, tuple)):
         return set().union(*(free_symbols(e) for e in exprs)) if exprs else set()
-    return sp.sympify(exprs).free_symbols
+    return sp.sympify(exprs, strict=True).free_symbols  # strict: never parses text
 
 
 def function(args, exprs, backend: str = "numpy", hint: str = ""):

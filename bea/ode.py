@@ -12,11 +12,11 @@ import sympy as sp
 from . import engine
 from . import symbols as S
 from .abstract import AbstractCalculus, concretize
-from .concrete import ConcreteCalculus, check_loss
+from .concrete import ConcreteCalculus, check_loss, warn_if_not_smooth
 from .errors import BeaError
 from .numeric import function
 from .optimizers import build
-from .recognize import recognize
+from .recognize import probe_domains, recognize
 from .spec import OptimizerSpec, check_value
 
 
@@ -31,7 +31,39 @@ class ModifiedODE:
     or one per-coordinate expression valid in every dimension (abstract mode, in
     ``g`` = ∇E, ``theta`` and the contractions ``DE`` of :mod:`bea.abstract`).
     Terms depend on the step symbol ``n`` on the interval [nh, (n+1)h] when the
-    optimizer is step-dependent and ``stationary`` is False.
+    optimizer is step-dependent and ``stationary`` is False.  Made by :func:`modified_ode`.
+
+    Parameters
+    ----------
+    spec : OptimizerSpec
+        The optimizer, hyperparameters as symbols.
+    values : dict
+        {symbol: number} substituted in ``terms`` (hyperparameters, and ``n`` for one step).
+    terms : list
+        [F₀, …, F_p].
+    order : int
+        p.
+    h : sympy.Expr
+        The step size (a number, or the symbol ``h``).
+    stationary : bool
+        Whether n → ∞ was taken.
+    loss, variables : optional
+        The loss and its symbols (concrete mode); None in abstract mode.
+
+    Examples
+    --------
+    >>> import sympy as sp, bea
+    >>> momentum = bea.modified_ode("heavy_ball", order=0)   # abstract, finite n
+    >>> momentum.terms[0], momentum.step_dependent, momentum.global_order
+    (g*(beta*beta**n - 1), True, 1)
+    >>> momentum.at_step(0).terms[0]                          # the first interval: F₀ = −(1 − β)g
+    g*(beta - 1)
+    >>> x, y = sp.symbols("x y")
+    >>> gd = bea.modified_ode("gd", (x**2 + 3*y**2)/2, [x, y], order=1, h=0.1)
+    >>> gd.terms[1].T, gd.global_order
+    (Matrix([[-x/2, -9*y/2]]), 2)
+    >>> gd.numpy_field([1.0, 1.0])                            # F₀ + hF₁ at θ = (1, 1)
+    array([-1.05, -3.45])
     """
 
     spec: OptimizerSpec
@@ -54,7 +86,7 @@ class ModifiedODE:
 
     @property
     def step_dependent(self) -> bool:
-        return any(sp.sympify(F).has(S.n) for F in self.terms)
+        return any(F.has(S.n) for F in self.terms)
 
     @property
     def accumulates(self) -> bool:
@@ -77,23 +109,25 @@ class ModifiedODE:
         if self.accumulates:
             return None
         if self.stationary:
-            memoryless = not self.spec.states and not sp.sympify(self.spec.step).has(S.n)
+            memoryless = not self.spec.states and not self.spec.step.has(S.n)
             return self.order + 1 if memoryless else None
-        varying = [j for j, F in enumerate(self.terms) if sp.sympify(F).has(S.n)]
+        varying = [j for j, F in enumerate(self.terms) if F.has(S.n)]
         return self.order + 1 if not varying else min(self.order + 1, varying[0] + 2)
 
     @functools.cached_property
     def recognized(self):
         """Recognized corrections (see :mod:`bea.recognize`), from the symbolic abstract terms.
 
-        When the structure only appears for the given values (e.g. λ = 0 removes the
-        weight decay from F₀), the terms with those values substituted are read instead.
+        The recognition of the abstract result is cached: concrete results and every set of
+        values reuse it, with the values substituted.  When the structure only appears for
+        the given values (e.g. λ = 0 removes the weight decay from F₀), the abstract terms with
+        those values substituted are read instead.
         """
-        terms = derive_abstract(self.spec, self.order, self.stationary)
-        found = recognize(terms)
+        found = recognize_abstract(self.spec, self.order, self.stationary)
         if found or not self.values:
             return [r.substitute(self.values) for r in found]
-        return recognize([F.xreplace(self.values) for F in terms])
+        return list(recognize_abstract(self.spec, self.order, self.stationary,
+                                       tuple(sorted(self.values.items(), key=str))))
 
     def pretty(self) -> str:
         """Readable text: the terms, the recognized regularizers and regimes (as ``bea derive`` prints)."""
@@ -114,10 +148,22 @@ class ModifiedODE:
         return to_json(self)
 
     def concretize(self, loss, variables) -> "ModifiedODE":
-        """Evaluate an abstract result for a concrete loss (any dimension)."""
+        """Evaluate an abstract result for a concrete loss (any dimension).
+
+        Examples
+        --------
+        >>> import sympy as sp, bea
+        >>> x, y = sp.symbols("x y")
+        >>> hb = bea.modified_ode("heavy_ball", order=1, stationary=True)
+        >>> hb.terms[1]
+        (beta + 1)*D2E[g]/(2*(beta - 1))
+        >>> hb.concretize((x**2 + 3*y**2)/2, [x, y]).terms[1].T
+        Matrix([[x*(beta + 1)/(2*(beta - 1)), 9*y*(beta + 1)/(2*(beta - 1))]])
+        """
         if not self.abstract:
             raise BeaError("this modified ODE is already concrete")
-        loss, variables = check_loss(loss, variables)
+        loss, variables = check_loss(loss, variables, self.spec)
+        warn_if_not_smooth(loss)
         terms = [sp.Matrix([concretize(F, loss, variables, j) for j in range(len(variables))]) for F in self.terms]
         return ModifiedODE(self.spec, self.values, terms, self.order, self.h, self.stationary, loss, variables)
 
@@ -145,9 +191,20 @@ class ModifiedODE:
         """The field of one interval [nh, (n+1)h], n = ``step``, as its own result."""
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
             raise BeaError(f"step must be a non-negative integer, got {step!r}")
-        values = {**self.values, S.n: sp.Integer(step)}
-        terms = [F.xreplace({S.n: step}) for F in self.terms]
-        return dataclasses.replace(self, values=values, terms=terms)
+        return self.with_values({S.n: sp.Integer(step)})
+
+    def with_values(self, values: dict) -> "ModifiedODE":
+        """The same result with more symbols ({symbol: number}) substituted: no new derivation.
+
+        Examples
+        --------
+        >>> import sympy as sp, bea
+        >>> from bea import symbols as S
+        >>> bea.modified_ode("heavy_ball", order=0).with_values({S.beta: sp.Rational(1, 2)}).terms[0]
+        g*(-1 + 1/(2*2**n))
+        """
+        return dataclasses.replace(self, values={**self.values, **values},
+                                   terms=[F.xreplace(values) for F in self.terms])
 
     def rhs_at_step(self, n: int):
         """``f(t, θ)`` on the interval [nh, (n+1)h] (for piecewise integration)."""
@@ -166,24 +223,52 @@ class ModifiedODE:
 
 
 def step_index(t: float, h) -> int:
-    """n = floor(t/h), robust to round-off at the interval ends."""
+    """n = floor(t/h), robust to round-off at the interval ends.
+
+    Examples
+    --------
+    >>> step_index(0.3, 0.1), step_index(0.29999999, 0.1)
+    (3, 2)
+    """
     return int(np.floor(float(t) / float(h) + 1e-9))
 
 
 @functools.lru_cache(maxsize=64)
 def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool):
+    """[F₀, …, F_order] in every dimension, hyperparameters symbolic (cached)."""
     fields = engine.derive(spec, AbstractCalculus(), order, stationary)
     return [F[0] for F in fields]
 
 
 @functools.lru_cache(maxsize=64)
+def recognize_abstract(spec: OptimizerSpec, order: int, stationary: bool, values: tuple = ()):
+    """The recognition of the abstract result (with ``values``, (symbol, number) pairs, substituted
+    first), cached; the signs of regimes are probed over the spec's hyperparameter domains."""
+    terms = derive_abstract(spec, order, stationary)
+    if values:
+        terms = [F.xreplace(dict(values)) for F in terms]
+    return tuple(recognize(terms, probe_domains(spec)))
+
+
+@functools.lru_cache(maxsize=64)
 def derive_concrete(spec: OptimizerSpec, loss, variables: tuple, order: int, stationary: bool):
+    """[F₀, …, F_order] as columns over ``variables`` for ``loss``, hyperparameters symbolic (cached)."""
     fields = engine.derive(spec, ConcreteCalculus(loss, variables), order, stationary)
     return [sp.Matrix(F) for F in fields]
 
 
 def check_order(order) -> int:
-    """A non-negative integer order, or a BeaError."""
+    """A non-negative integer order, or a BeaError.
+
+    Examples
+    --------
+    >>> check_order(2)
+    2
+    >>> check_order(1.5)
+    Traceback (most recent call last):
+    ...
+    bea.errors.BeaError: order must be a non-negative integer, got 1.5
+    """
     if isinstance(order, bool) or not isinstance(order, numbers.Integral):
         raise BeaError(f"order must be a non-negative integer, got {order!r}")
     if order < 0:
@@ -218,6 +303,9 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
     >>> ode = bea.modified_ode("gd", (x**2 + 3*y**2)/2, [x, y], order=1)
     >>> ode.terms[1].T
     Matrix([[-x/2, -9*y/2]])
+    >>> adam = bea.modified_ode("adam", order=1, stationary=True, beta=0.9, rho=0.999)   # every dimension
+    >>> adam.recognized[0].parts[0].functional.name
+    '‖∇E‖_{1,ε}'
     """
     order = check_order(order)
     spec, values = build(optimizer, hyper_and_options)
@@ -229,6 +317,7 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
         return ModifiedODE(spec, values, terms, order, h_value, stationary)
     if variables is None:
         raise BeaError("a concrete loss needs its variables, e.g. modified_ode('gd', E, [x, y])")
-    loss, variables = check_loss(loss, variables)
+    loss, variables = check_loss(loss, variables, spec)
+    warn_if_not_smooth(loss)
     terms = [F.xreplace(values) for F in derive_concrete(spec, loss, variables, order, stationary)]
     return ModifiedODE(spec, values, terms, order, h_value, stationary, loss, variables)

@@ -7,9 +7,14 @@ With F₀ = −P ∇E for a coordinatewise preconditioner P(g), a correction of 
 is found by collecting F_i/(−P) by the contractions ∇²E[u] = DE(u) and integrating
 u = ψ'.  When every c_k is a constant the correction is a preconditioned gradient
 and θ̇ = −P ∇(E + h^i Σ_k c_k Ψ_k) + … names the implicit regularizer.
+
+Each recognized part also carries what it means: its small- and large-ε regimes, with the
+sign of the limiting coefficient and the factors that sign depends on, probed over the
+optimizer's hyperparameter domains (:data:`PROBE_RANGES`).  Display only formats these.
 """
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -17,6 +22,23 @@ import sympy as sp
 
 from . import symbols as S
 from .abstract import DE, collect, factor_if_cheap, signs_as_ratios
+
+#: Where a coefficient's sign is probed, per hyperparameter domain (ε gets its own range in the large-ε regime).
+PROBE_RANGES = {"unit": (0.0, 0.999), "open_unit": (0.001, 0.999), "nonnegative": (0.0, 10.0),
+                "positive": (1e-6, 10.0)}
+
+
+def probe_domains(spec) -> tuple:
+    """((symbol, (low, high)), …): where the signs of ``spec``'s coefficients are probed.
+
+    Examples
+    --------
+    >>> import bea
+    >>> probe_domains(bea.REGISTRY["rmsprop"]())
+    ((rho, (0.0, 0.999)), (epsilon, (0.0, 10.0)))
+    """
+    return tuple((hp.symbol, PROBE_RANGES[hp.domain]) for hp in spec.hyperparameters)
+
 
 #: Functionals Σ_j ψ(∂_jE) with names users know.
 KNOWN = [
@@ -39,19 +61,54 @@ class Functional:
 
 @dataclass(frozen=True)
 class Part:
-    """One piece c(g) ⊙ ∇Ψ of a correction (componentwise coefficient c)."""
+    """One piece c(g) ⊙ ∇Ψ of a correction (componentwise coefficient c).
+
+    ``domains`` ((symbol, (low, high)) pairs) is where the signs of its regimes are probed.
+    """
 
     coefficient: sp.Expr
     functional: Functional
+    domains: tuple = ()
 
     @property
     def constant(self) -> bool:
         return not self.coefficient.has(S.g, S.theta)
 
+    @functools.cached_property
+    def regimes(self) -> tuple:
+        """Its small- and large-ε limits (:class:`Regime`, with sign and sign conditions); empty when
+        ψ is a polynomial or c depends on n."""
+        return tuple(regimes(self, dict(self.domains)))
+
+    def substitute(self, values: dict) -> "Part":
+        """The same part with hyperparameter symbols replaced by numbers (its regimes follow)."""
+        f = self.functional
+        return Part(self.coefficient.xreplace(values), Functional(f.psi.xreplace(values), f.name, f.latex),
+                    self.domains)
+
 
 @dataclass(frozen=True)
 class Recognition:
-    """F_order = −P Σ parts (+ ``rest``, what is not of that form)."""
+    """F_order = −P Σ parts (+ ``rest``, what is not of that form).
+
+    Parameters
+    ----------
+    order : int
+        i in F_i.
+    preconditioner : sympy.Expr
+        P, with F₀ = −P g.
+    parts : tuple of Part
+        The pieces c_k(g) ⊙ ∇Ψ_k.
+    rest : sympy.Expr
+        What is left, times −P (0 when everything was recognized).
+
+    Examples
+    --------
+    >>> import bea
+    >>> gd = bea.modified_ode("gd", order=1).recognized[0]
+    >>> gd.is_gradient, gd.regularizer()
+    (True, ‖∇E‖₂²/4)
+    """
 
     order: int
     preconditioner: sp.Expr
@@ -60,9 +117,7 @@ class Recognition:
 
     def substitute(self, values: dict) -> "Recognition":
         """The same recognition with hyperparameter symbols replaced by numbers."""
-        parts = tuple(Part(p.coefficient.xreplace(values),
-                           Functional(p.functional.psi.xreplace(values), p.functional.name, p.functional.latex))
-                      for p in self.parts)
+        parts = tuple(p.substitute(values) for p in self.parts)
         return Recognition(self.order, self.preconditioner.xreplace(values), parts, self.rest.xreplace(values))
 
     @property
@@ -78,7 +133,18 @@ class Recognition:
 
 
 def functional(u):
-    """(factor, Ψ) with ψ' = u / factor, Ψ = Σ_j ψ(∂_jE), if u depends on g alone (else None)."""
+    """(factor, Ψ) with ψ' = u / factor, Ψ = Σ_j ψ(∂_jE), if u depends on g alone (else None).
+
+    Examples
+    --------
+    >>> factor, psi = functional(S.g / sp.sqrt(S.g**2 + S.eps))
+    >>> factor, psi.name
+    (1, '‖∇E‖_{1,ε}')
+    >>> functional(S.g**3)[1].name
+    'Σ_j ψ(∂_jE) with ψ(g) = g**4/4'
+    >>> functional(S.theta * S.g) is None
+    True
+    """
     if u.free_symbols & {S.theta} or u.has(DE) or not u.has(S.g):
         return None
     for known, name, latex in KNOWN:  # u a constant multiple of a known ψ' (integrate cannot do |g| terms)
@@ -93,15 +159,39 @@ def functional(u):
 
 
 def preconditioner(F0) -> sp.Expr | None:
-    """P with F₀ = −P g, when F₀ is a coordinatewise rescaling of the gradient."""
+    """P with F₀ = −P g, when F₀ is a coordinatewise rescaling of the gradient.
+
+    Examples
+    --------
+    >>> preconditioner(-S.g / sp.sqrt(S.g**2 + S.eps))
+    1/sqrt(epsilon + g**2)
+    >>> preconditioner(-S.g - S.theta) is None  # weight decay: not a rescaled gradient
+    True
+    """
     P = sp.simplify(-F0 / S.g)
     if P.has(DE, S.theta) or P == 0:
         return None
     return P
 
 
-def recognize(terms) -> list[Recognition]:
-    """Recognition of each correction F₁, F₂, … of an abstract result (empty if F₀ ≠ −P g)."""
+def recognize(terms, domains: tuple = ()) -> list[Recognition]:
+    """Recognition of each correction F₁, F₂, … of an abstract result (empty if F₀ ≠ −P g).
+
+    Parameters
+    ----------
+    terms : list
+        [F₀, F₁, …] of an abstract result (per-coordinate expressions).
+    domains : tuple
+        (symbol, (low, high)) pairs, e.g. :func:`probe_domains`: where the signs of the parts'
+        regimes are probed.
+
+    Examples
+    --------
+    >>> from bea.abstract import DE
+    >>> [rec] = recognize([-S.g, -DE(S.g) / 2])   # gradient descent, order 1
+    >>> rec.parts[0].coefficient, rec.parts[0].functional.name, rec.is_gradient
+    (1/4, '‖∇E‖₂²', True)
+    """
     P = preconditioner(terms[0])
     if P is None:
         return []
@@ -115,7 +205,7 @@ def recognize(terms) -> list[Recognition]:
             if found is None:
                 rest += term
             else:
-                parts.append(Part(factor_if_cheap(coeff * found[0]), found[1]))
+                parts.append(Part(factor_if_cheap(coeff * found[0]), found[1], domains))
         out.append(Recognition(i, P, tuple(parts), sp.factor(rest * -P) if rest != 0 else sp.S.Zero))
     return out
 
@@ -127,6 +217,14 @@ def sign_conditions(expr, domains: dict, samples: int = 64, seed: int = 0):
     domains (``{symbol: (low, high)}``); a factor of constant sign folds into the
     overall sign, the others are returned as the conditions the sign depends on.
     Returns (sign, [factors]) with sign in {+1, −1}, or (0, []) for a zero coefficient.
+
+    Examples
+    --------
+    >>> unit = {S.beta: (0.0, 0.999), S.rho: (0.0, 0.999)}
+    >>> sign_conditions((S.beta - S.rho) / ((1 - S.beta) * (1 - S.rho)), unit)
+    (1, [beta - rho])
+    >>> sign_conditions(-(1 + S.beta) / (1 - S.beta), unit)
+    (-1, [])
     """
     expr = sp.factor(expr)
     if expr == 0:
@@ -170,7 +268,25 @@ class Regime:
 
 
 def regimes(part: Part, domains: dict) -> list[Regime]:
-    """Small- and large-ε limits of a part c(g) ⊙ ∇Ψ whose ψ is smooth but not polynomial (Adam-like)."""
+    """Small- and large-ε limits of a part c(g) ⊙ ∇Ψ whose ψ is smooth but not polynomial (Adam-like).
+
+    Parameters
+    ----------
+    part : Part
+        A recognized piece (usually read as ``part.regimes``, which calls this once).
+    domains : dict
+        {symbol: (low, high)}: where signs are probed.
+
+    Examples
+    --------
+    >>> import bea
+    >>> part = bea.modified_ode("adam", order=1, stationary=True, rho=0.5).recognized[0].parts[0]
+    >>> [regime.verdict() for regime in part.regimes]
+    ['‖∇E‖₁ penalized when (2*beta - 1) > 0, anti-penalized when (2*beta - 1) < 0', '‖∇E‖₂² penalized']
+    >>> part = bea.modified_ode("adam", order=1, stationary=True, beta=0.9, rho=0.999).recognized[0].parts[0]
+    >>> part.regimes[0].verdict()
+    '‖∇E‖₁ anti-penalized'
+    """
     if part.functional.psi.is_polynomial(S.g) or part.coefficient.has(S.n):
         return []  # no ε-regimes, or a step-dependent coefficient (see the n → ∞ result)
     c, psi = part.coefficient, part.functional.psi

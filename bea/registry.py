@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Callable
 
 from .errors import BeaError
-from .spec import OptimizerSpec
+from .spec import OptimizerSpec, check_derivable
 
 
 @dataclass(frozen=True)
@@ -209,4 +209,6 @@ def build(optimizer, values: dict, require_all: bool = False):
     if isinstance(optimizer, str) and optimizer in REGISTRY:
         options = {k: values.pop(k) for k in option_names(optimizer) if k in values}
     spec = get(optimizer, **options)
-    return spec, spec.values_map(values, require_all)
+    mapping = spec.values_map(values, require_all)
+    check_derivable(spec, mapping)
+    return spec, mapping

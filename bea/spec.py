@@ -11,9 +11,16 @@ and a coordinatewise step
 where g_n = ∇E(θ_n) and everything acts coordinate by coordinate.  Unrolled,
 s_{n+1} = b Σ_{k=0}^{n} a^k u(θ_{n-k}); bias correction is simply a factor in φ
 that depends on n.  Adding an optimizer means writing one of these.
+
+Fields may be given as SymPy expressions or as text (``step="m / sqrt(v + eps)"``), read by
+:func:`bea.expr.read` in the names ``g``, ``theta``, ``n``, the states and the hyperparameters.
+:func:`check_derivable` says which specs the engine derives today.
 """
 from __future__ import annotations
 
+import keyword
+import math
+import numbers
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -21,6 +28,7 @@ import sympy as sp
 
 from . import symbols as S
 from .errors import BeaError
+from .expr import check_expression, check_name, read
 
 #: How each kind of hyperparameter is checked: (test, what the value must be).
 DOMAINS = {
@@ -33,7 +41,27 @@ DOMAINS = {
 
 @dataclass(frozen=True)
 class Hyper:
-    """A hyperparameter: its name (the keyword users pass), symbol and domain."""
+    """A hyperparameter: its name (the keyword users pass), symbol and domain.
+
+    Parameters
+    ----------
+    name : str
+        The keyword users pass (``beta=0.9``).
+    symbol : sympy.Symbol
+        Its symbol in the step and the states; the shared ``bea.symbols`` (β, ρ, ε) let
+        recognition name what it finds.
+    domain : str
+        A key of :data:`DOMAINS`: ``"unit"`` [0, 1), ``"open_unit"`` (0, 1), ``"nonnegative"``,
+        ``"positive"``.
+    doc : str
+        What it is, shown with domain errors.
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> Hyper("beta", S.beta, "unit", "momentum decay")
+    Hyper(name='beta', symbol=beta, domain='unit', doc='momentum decay')
+    """
 
     name: str
     symbol: sp.Symbol
@@ -43,17 +71,71 @@ class Hyper:
 
 @dataclass(frozen=True)
 class State:
-    """s_{n+1} = decay · s_n + scale · input, s_0 = 0 (input is an expression in g, θ)."""
+    """s_{n+1} = decay · s_n + scale · input, s_0 = 0 (input is an expression in g, θ).
+
+    Parameters
+    ----------
+    symbol : sympy.Symbol or str
+        The state's name in the step (``bea.symbols.m``, ``v``, or one of your own); a name
+        given as text becomes a real symbol.
+    decay, input, scale : sympy.Expr or str
+        a, u(g, θ) and b in s_{n+1} = a s_n + b u; a and b may contain hyperparameters,
+        u is free of n (see :func:`check_derivable`).  Text is read by the
+        :class:`OptimizerSpec` that holds the state (:func:`bea.expr.read`).
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> State(S.v, S.rho, S.g**2, 1 - S.rho)  # Adam's second moment
+    State(symbol=v, decay=rho, input=g**2, scale=1 - rho)
+    """
 
     symbol: sp.Symbol
     decay: sp.Expr
     input: sp.Expr
     scale: sp.Expr = sp.S.One
 
+    def __post_init__(self):
+        if isinstance(self.symbol, str):
+            object.__setattr__(self, "symbol", sp.Symbol(check_name(self.symbol, "state symbol"), real=True))
+        if not isinstance(self.symbol, sp.Symbol):
+            raise BeaError(f"a state's symbol must be a SymPy Symbol or a name, got {self.symbol!r}")
+
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """A discrete optimizer θ_{n+1} = θ_n − h φ(states, g, θ, n) with its properties."""
+    """A discrete optimizer θ_{n+1} = θ_n − h φ(states, g, θ, n) with its properties.
+
+    Parameters
+    ----------
+    name, title : str
+        A short name (what ``bea.modified_ode`` and the CLI accept once registered) and a title.
+    step : sympy.Expr or str
+        φ, in ``g`` (= ∂_jE), ``theta`` (= θ_j), ``n``, the states and the hyperparameters
+        (text is read by :func:`bea.expr.read` in those names; :func:`check_derivable` says
+        what the engine derives).
+    states : tuple of State
+        The memory, updated before the step (the step sees s_{n+1}).
+    hyperparameters : tuple of Hyper
+        Every other symbol of the step and the states.
+    options : dict
+        The builder's options (e.g. ``bias_correction``), for display.
+
+    Examples
+    --------
+    >>> from bea import symbols as S
+    >>> momentum = OptimizerSpec("ema_momentum", "EMA momentum", step=S.m,
+    ...                          states=(State(S.m, S.beta, S.g, 1 - S.beta),),
+    ...                          hyperparameters=(Hyper("beta", S.beta, "unit"),))
+    >>> momentum.values_map({"beta": 0.9})
+    {beta: 9/10}
+    >>> momentum.substitute(momentum.values_map({"beta": 0.9})).states[0]
+    State(symbol=m, decay=9/10, input=g, scale=1/10)
+    >>> OptimizerSpec("bad", "a step with a stray symbol", step=S.g * S.rho)
+    Traceback (most recent call last):
+    ...
+    bea.errors.BeaError: optimizer 'bad': its step uses ['rho'], which are neither states, hyperparameters, g, theta nor n
+    """
 
     name: str
     title: str
@@ -63,26 +145,38 @@ class OptimizerSpec:
     options: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
-        allowed = {S.g, S.theta, S.n} | {st.symbol for st in self.states}
-        allowed |= {hp.symbol for hp in self.hyperparameters}
-        stray = sp.sympify(self.step).free_symbols - allowed
-        if stray:
-            raise BeaError(
-                f"optimizer {self.name!r}: its step uses {sorted(map(str, stray))}, "
-                "which are neither states, hyperparameters, g, theta nor n"
-            )
-        for st in self.states:
-            stray = (sp.sympify(st.input).free_symbols | sp.sympify(st.decay).free_symbols
-                     | sp.sympify(st.scale).free_symbols) - allowed
-            if stray or st.input.has(S.n):
-                raise BeaError(
-                    f"optimizer {self.name!r}: state {st.symbol} must be built from g, theta "
-                    f"and hyperparameters (n-free); it uses {sorted(map(str, stray | ({S.n} & st.input.free_symbols)))}"
-                )
+        if not isinstance(self.name, str) or not self.name or len(self.name) > 100 \
+                or not self.name.isprintable():
+            raise BeaError(f"an optimizer's name must be printable text of 1 to 100 characters, got {self.name!r}")
+        if not isinstance(self.states, tuple) or not all(isinstance(st, State) for st in self.states):
+            raise BeaError(f"optimizer {self.name!r}: states must be a tuple of bea.State")
+        if not isinstance(self.hyperparameters, tuple) or not all(isinstance(hp, Hyper) for hp in self.hyperparameters):
+            raise BeaError(f"optimizer {self.name!r}: hyperparameters must be a tuple of bea.Hyper")
+        names = {"g": S.g, "theta": S.theta, "n": S.n} | {str(st.symbol): st.symbol for st in self.states}
+        for hp in self.hyperparameters:
+            names.setdefault(hp.name, hp.symbol)
+            names.setdefault(str(hp.symbol), hp.symbol)
+        names = {k: v for k, v in names.items() if k.isidentifier() and not keyword.iskeyword(k)}
+        where = f"optimizer {self.name!r}"
+        states = tuple(State(st.symbol, *(_field(getattr(st, f), f"{where}: state {st.symbol}: {f}", names)
+                                          for f in ("decay", "input", "scale")))
+                       for st in self.states)
+        object.__setattr__(self, "states", states)
+        object.__setattr__(self, "step", _field(self.step, f"{where}: step", names))
+        check_derivable(self)
 
     def never_forgets(self, values: dict | None = None) -> bool:
-        """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted."""
-        return any(sp.sympify(st.decay).xreplace(values or {}) == 1 for st in self.states)
+        """Whether a state has decay 1 (an accumulator, as AdaGrad's), with ``values`` substituted.
+
+        Examples
+        --------
+        >>> from bea import symbols as S
+        >>> acc = OptimizerSpec("acc", "accumulated momentum", step=S.m, states=(State(S.m, S.beta, S.g),),
+        ...                     hyperparameters=(Hyper("beta", S.beta, "unit"),))
+        >>> acc.never_forgets(), acc.never_forgets({S.beta: 1})
+        (False, True)
+        """
+        return any(st.decay.xreplace(values or {}) == 1 for st in self.states)
 
     @property
     def hyper_names(self) -> list[str]:
@@ -111,7 +205,7 @@ class OptimizerSpec:
         """The spec with hyperparameter symbols replaced by numbers (``values_map`` output)."""
         if not mapping:
             return self
-        sub = lambda e: sp.sympify(e).xreplace(mapping)  # noqa: E731
+        sub = lambda e: e.xreplace(mapping)  # noqa: E731
         return OptimizerSpec(
             name=self.name,
             title=self.title,
@@ -122,19 +216,111 @@ class OptimizerSpec:
         )
 
 
+def check_derivable(spec: OptimizerSpec, values: dict | None = None) -> None:
+    """Refuse the specs the engine cannot derive honestly today, naming the construct.
+
+    Relax these checks as the engine's language grows:
+
+    * every field is a finite real expression of numbers, symbols and known functions
+      (:func:`bea.expr.check_expression`);
+    * hyperparameters have distinct names and symbols, states distinct symbols that are
+      neither g, theta, n nor a hyperparameter;
+    * the step uses g, theta, n, the states and the hyperparameters;
+    * an input uses g, theta and the hyperparameters (not n, not a state);
+    * a decay a and a scale b are constants, numbers and hyperparameters only (the memory
+      b Σ_k a^k u(θ_{n−k}) is summed with constant a and b), and 0 ≤ a ≤ 1 wherever the
+      value of a is known (hyperparameter ``values`` substituted).
+    """
+    name = f"optimizer {spec.name!r}"
+    hyper = {hp.symbol for hp in spec.hyperparameters}
+    for hp in spec.hyperparameters:
+        check_name(hp.name, f"{name}: hyperparameter name")
+        if not isinstance(hp.symbol, sp.Symbol) or hp.domain not in DOMAINS:
+            raise BeaError(f"{name}: hyperparameter {hp.name!r} needs a SymPy Symbol and a domain, "
+                           f"one of {sorted(DOMAINS)}")
+    if len({hp.name for hp in spec.hyperparameters}) != len(hyper) or len(hyper) != len(spec.hyperparameters):
+        raise BeaError(f"{name}: hyperparameter names and symbols must be distinct, got {spec.hyper_names}")
+    symbols = [st.symbol for st in spec.states]
+    clash = [s for s in symbols if s in hyper or s in (S.g, S.theta, S.n) or symbols.count(s) > 1]
+    if clash:
+        raise BeaError(f"{name}: state symbols must be distinct and differ from g, theta, n and the "
+                       f"hyperparameters; {sorted(map(str, set(clash)))} clash")
+    _uses(spec.step, {S.g, S.theta, S.n, *symbols} | hyper, f"{name}: its step",
+          "which are neither states, hyperparameters, g, theta nor n")
+    for st in spec.states:
+        _uses(st.input, {S.g, S.theta} | hyper, f"{name}: state {st.symbol} must be built from g, theta "
+              "and hyperparameters (n-free, no other state); its input", "")
+        for part, value in (("decay", st.decay), ("scale", st.scale)):
+            _uses(value, hyper, f"{name}: state {st.symbol}: the {part} must be a constant (numbers and "
+                  "hyperparameters; the memory is summed with constant decay and scale); it", "")
+        decay = st.decay.xreplace(values or {})
+        if decay.is_number and not 0 <= float(decay) <= 1:
+            raise BeaError(f"{name}: state {st.symbol}: the decay must be in [0, 1], got {decay}"
+                           + (f" = {st.decay}" if decay != st.decay else ""))
+
+
+def _uses(expr, allowed: set, what: str, why: str):
+    stray = expr.free_symbols - allowed
+    if stray:
+        raise BeaError(f"{what} uses {sorted(map(str, stray))}" + (f", {why}" if why else ""))
+
+
+def _field(value, where: str, names: dict) -> sp.Expr:
+    """A spec field: text read by :func:`bea.expr.read`, a finite real number, or a SymPy expression."""
+    if isinstance(value, str):
+        return read(value, names, where)
+    if isinstance(value, Real) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise BeaError(f"{where} must be finite, got {value!r}")
+        return exact(value)
+    if not isinstance(value, sp.Basic):
+        raise BeaError(f"{where} must be a SymPy expression or text, got {value!r}")
+    return check_expression(value, where)
+
+
 def check_value(name: str, value, domain: str, doc: str = "") -> sp.Expr:
-    """Check a hyperparameter value against its domain and return it as SymPy number."""
+    """Check a hyperparameter value against its domain and return it as SymPy number.
+
+    Numbers must be finite and real; a SymPy expression that is not a number (a user
+    symbol) is kept symbolic.
+
+    Parameters
+    ----------
+    name : str
+        For the error message.
+    value : number or SymPy expression
+        A number (checked and made exact), or a symbolic expression (kept as it is).
+    domain : str
+        A key of :data:`DOMAINS`.
+    doc : str
+        Appended to the error message.
+
+    Examples
+    --------
+    >>> check_value("rho", 0.999, "unit")
+    999/1000
+    >>> check_value("rho", 1.0, "unit", "second-moment decay")
+    Traceback (most recent call last):
+    ...
+    bea.errors.BeaError: rho must be in [0, 1), got 1.0 (second-moment decay)
+    """
     if isinstance(value, sp.Basic):
+        if not isinstance(value, sp.Expr) or value.has(sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise BeaError(f"{name} must be a finite real number, got {value}")
         if not value.is_number:
             return value  # a user symbol or expression: kept symbolic
+        if value.is_extended_real is not True:
+            raise BeaError(f"{name} must be a finite real number, got {value}")
         number = float(value)
     elif isinstance(value, Real) and not isinstance(value, bool):
         number = float(value)
     else:
         raise BeaError(f"{name} must be a real number, got {value!r}")
     test, what = DOMAINS[domain]
-    if not (number == number and test(number)):
+    if not test(number):
         raise BeaError(f"{name} must be {what}, got {value!r}" + (f" ({doc})" if doc else ""))
+    if not math.isfinite(number):
+        raise BeaError(f"{name} must be finite, got {value!r}")
     return exact(value)
 
 
@@ -143,5 +329,14 @@ def exact(value) -> sp.Expr:
 
     SymPy's factoring is unreliable on floats, and high-precision runs need the
     value the user typed, not its binary approximation.
+
+    Examples
+    --------
+    >>> exact(0.1), exact(1e-8), exact(3)
+    (1/10, 1/100000000, 3)
     """
-    return sp.Rational(str(value)) if isinstance(value, (float, sp.Float)) else sp.sympify(value)
+    if isinstance(value, sp.Basic):
+        return sp.Rational(str(value)) if isinstance(value, sp.Float) else value
+    if isinstance(value, numbers.Rational):  # int, fractions.Fraction, NumPy integers
+        return sp.Rational(int(value.numerator), int(value.denominator))
+    return sp.Rational(str(float(value)))

@@ -19,17 +19,21 @@ strings in ``g`` (= ∂_jE), ``theta``, ``n``, the state names and the hyperpara
     scale = "1 - beta"
 
 Domains are those of :data:`bea.spec.DOMAINS` (unit, open_unit, nonnegative, positive).
+Expressions are read by :func:`bea.expr.read` (a whitelist, never evaluated as Python); the name
+is letters, digits and ``_ - . +`` (it names output folders).
 """
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from pathlib import Path
 
 import sympy as sp
-from sympy.parsing.sympy_parser import TokenError
 
 from . import symbols as S
 from .errors import BeaError
+from .expr import check_name, read
 from .spec import DOMAINS, Hyper, OptimizerSpec, State
 
 RESERVED = {"g": S.g, "theta": S.theta, "n": S.n}
@@ -38,19 +42,18 @@ RESERVED = {"g": S.g, "theta": S.theta, "n": S.n}
 SHARED = {"beta": S.beta, "rho": S.rho, "eps": S.eps, "lam": sp.Symbol("lambda", nonnegative=True)}
 FIELDS = {"name", "title", "step", "hyperparameters", "states"}
 STATE_FIELDS = {"symbol", "decay", "input", "scale"}
+MAX_BYTES = 1 << 20
+MAX_STATES, MAX_HYPERPARAMETERS = 16, 64
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 
 
 def _expression(text, where: str, names: dict) -> sp.Expr:
-    if not isinstance(text, (str, int, float)) or isinstance(text, bool):
-        raise BeaError(f"{where} must be an expression written as a string, got {text!r}")
-    try:
-        expr = sp.parse_expr(str(text), local_dict=dict(names))
-    except (SyntaxError, TypeError, sp.SympifyError, TokenError) as exc:
-        raise BeaError(f"{where}: cannot parse {text!r} ({exc})") from None
-    unknown = {str(s) for s in expr.free_symbols - set(names.values())}
-    if unknown:
-        raise BeaError(f"{where}: {sorted(unknown)} are not defined; known names: {sorted(names)}")
-    return expr
+    """A field: text through the reader, or a TOML number (finite)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if not math.isfinite(text):
+            raise BeaError(f"{where} must be finite, got {text!r}")
+        text = repr(text)
+    return read(text, names, where)
 
 
 def _hyperparameters(table) -> tuple[Hyper, ...]:
@@ -61,10 +64,9 @@ def _hyperparameters(table) -> tuple[Hyper, ...]:
         entry = {"domain": entry} if isinstance(entry, str) else entry
         if not isinstance(entry, dict) or entry.get("domain") not in DOMAINS:
             raise BeaError(f"hyperparameter {name!r} needs a domain, one of {sorted(DOMAINS)}; got {entry!r}")
+        check_name(name, "hyperparameter name")
         if name in RESERVED:
             raise BeaError(f"hyperparameter name {name!r} is reserved (g, theta, n)")
-        if not name.isidentifier():
-            raise BeaError(f"hyperparameter name {name!r} must be an identifier")
         symbol = SHARED.get(name) or sp.Symbol(name, nonnegative=True)
         out.append(Hyper(name, symbol, entry["domain"], str(entry.get("doc", ""))))
     return tuple(out)
@@ -78,18 +80,28 @@ def spec_from_dict(data: dict) -> OptimizerSpec:
     if unknown or missing:
         raise BeaError(f"optimizer spec: unknown field(s) {sorted(unknown)}, missing field(s) {sorted(missing)}; "
                        f"fields are {sorted(FIELDS)}")
+    name, title = data["name"], data.get("title", data["name"])
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise BeaError(f"name must be 1 to 64 letters, digits or _ - . + (it names output folders), got "
+                       f"{str(name)[:70]!r}")
+    if not isinstance(title, str) or not title.isprintable() or len(title) > 200:
+        raise BeaError("title must be printable text on one line (at most 200 characters)")
     hyper = _hyperparameters(data.get("hyperparameters", {}))
     states_raw = data.get("states", [])
     if not isinstance(states_raw, list) or not all(isinstance(s, dict) for s in states_raw):
         raise BeaError("states must be an array of tables: [[states]] symbol = ..., decay = ..., input = ...")
+    if len(states_raw) > MAX_STATES or len(hyper) > MAX_HYPERPARAMETERS:
+        raise BeaError(f"a spec holds at most {MAX_STATES} states and {MAX_HYPERPARAMETERS} hyperparameters")
     names = dict(RESERVED) | {hp.name: hp.symbol for hp in hyper}
     state_symbols = {}
     for k, st in enumerate(states_raw):
         bad = set(st) - STATE_FIELDS
         if bad or not {"symbol", "decay", "input"} <= set(st):
             raise BeaError(f"state {k + 1}: fields are symbol, decay, input and optional scale; got {sorted(st)}")
-        if not isinstance(st["symbol"], str) or not st["symbol"].isidentifier() or st["symbol"] in names:
-            raise BeaError(f"state {k + 1}: symbol {st['symbol']!r} must be a new identifier")
+        check_name(st["symbol"], f"state {k + 1}: symbol")
+        if st["symbol"] in names or st["symbol"] in state_symbols:
+            raise BeaError(f"state {k + 1}: symbol {st['symbol']!r} must be a new name (not g, theta, n, a "
+                           "hyperparameter or another state)")
         state_symbols[st["symbol"]] = sp.Symbol(st["symbol"], real=True)
     states = tuple(
         State(state_symbols[st["symbol"]],
@@ -99,19 +111,26 @@ def spec_from_dict(data: dict) -> OptimizerSpec:
         for st in states_raw
     )
     step = _expression(data["step"], "step", names | state_symbols)
-    name = data["name"]
-    if not isinstance(name, str) or not name:
-        raise BeaError(f"name must be a non-empty string, got {name!r}")
-    return OptimizerSpec(name, str(data.get("title", name)), step, states, hyper)
+    return OptimizerSpec(name, title, step, states, hyper)
 
 
 def load_spec(path) -> OptimizerSpec:
     """Read an optimizer spec from a TOML file."""
     path = Path(path)
     if not path.is_file():
-        raise BeaError(f"spec file {str(path)!r} does not exist")
+        raise BeaError(f"spec file {str(path)!r} does not exist or is not a file")
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
+        if len(raw) > MAX_BYTES:
+            raise BeaError(f"{str(path)!r}: {len(raw):,} bytes; a spec file is at most {MAX_BYTES:,} bytes")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BeaError(f"{str(path)!r}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise BeaError(f"{path}: not valid TOML ({exc})") from None
-    return spec_from_dict(data)
+        raise BeaError(f"{str(path)!r}: not valid TOML ({exc})") from None
+    except (OSError, RecursionError) as exc:
+        raise BeaError(f"{str(path)!r}: cannot read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    try:
+        return spec_from_dict(data)
+    except BeaError as exc:
+        raise BeaError(f"{path}: {exc}") from None

@@ -16,22 +16,35 @@ step grid and compared with the discrete iterates (max over n ≤ T/h of
 * the expected slope is the result's ``global_order`` (see :mod:`bea.ode`).
 
 Results are cached per (order, h) in a JSON file written atomically, so an
-interrupted study resumes where it stopped; a cache made with other settings
-(optimizer, hyperparameters, loss, start, horizon) is not reused.
+interrupted study resumes where it stopped.  The cache is keyed by a hash of
+everything that decides a point (the spec's content, not its name; the
+hyperparameters, loss, variables, start, horizon and tolerances); a cache with
+another key, or one that is not readable or not well formed, is ignored with a
+warning and overwritten.
+
+The loss must be smooth: the orders measured here are those of the expansion in h,
+which a kink (Abs, Max, Min) breaks where the iterates reach it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
-from .errors import BeaError
+from .errors import BeaError, BeaWarning
 from .atomic import save_figure, write_atomic
-from .integrate import ErrorSlope, error_slope, global_error, integrate
-from .iterate import iterate
+from .concrete import check_loss
+from .expr import nonsmooth
+from .integrate import ATOL, RTOL, ErrorSlope, error_slope, global_error, integrate
+from .iterate import check_start, iterate
 from .minibatch import cyclic_ode, iterate_batches
 from .ode import check_order, modified_ode
 from .optimizers import build
@@ -176,32 +189,35 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
     orders = [check_order(p) for p in orders]
     if not orders:
         raise BeaError("give at least one order to check")
-    if T <= 0 or any(T / h < 1 for h in hs):
+    T = float(check_value("T", T, "positive"))
+    if any(T / h < 1 for h in hs):
         raise BeaError(f"the horizon T = {T} must cover at least one step of every h")
+    spec, values = build(optimizer, params, require_all=True)
+    loss, variables = check_loss(loss, variables, spec)
+    check_smooth(loss)
+    theta0 = [float(t) for t in check_start(theta0, len(variables))]
     result = Study(optimizer if isinstance(optimizer, str) else optimizer.name, dict(params), loss_name,
-                   [float(t) for t in theta0], T, hs, list(orders))
+                   theta0, T, hs, list(orders))
     result.warnings = validity_warnings(optimizer, hs, params)
-    settings = {"optimizer": result.optimizer, "params": {k: str(v) for k, v in params.items()},
-                "loss": str(loss), "variables": [str(x) for x in variables], "theta0": result.theta0, "T": T}
-    stored = json.loads(Path(cache).read_text()) if cache and Path(cache).exists() else {}
-    done = stored.get("points", {}) if stored.get("settings") == settings else {}  # other settings: start afresh
+    key = cache_key(spec, values, loss, variables, theta0, T)
+    done = _read_cache(cache, key)
     jobs = [(h, p) for h in hs for p in orders]
-    bar = _progress(len(jobs), progress, f"{result.optimizer} on {loss_name}")
     iterates = {}
-    for h, p in jobs:
-        key = f"{p}:{h!r}"
-        point = done.get(key)
-        if point is None or (precision == "mp" and point["precision"] == "double"):
-            args = (optimizer, loss, variables, theta0, h, p, T, params)
-            point = _point_mp(*args) if precision == "mp" else _point_double(*args, iterates)
-        if precision == "auto" and point["precision"] == "double" and _saturated(point):
-            point = _point_mp(optimizer, loss, variables, theta0, h, p, T, params)
-        if done.get(key) != point:
-            done[key] = point
-            if cache:
-                write_atomic(cache, json.dumps({"settings": settings, "points": done}, indent=1))
-        bar.update(1)
-    bar.close()
+    with _progress(len(jobs), progress, f"{result.optimizer} on {loss_name}") as bar:
+        for h, p in jobs:
+            name = f"{p}:{h!r}"
+            point = done.get(name)
+            if point is None or (precision == "mp" and point["precision"] == "double"):
+                args = (optimizer, loss, variables, theta0, h, p, T, params)
+                point = _point_mp(*args) if precision == "mp" else _point_double(*args, iterates)
+            if precision == "auto" and point["precision"] == "double" and _saturated(point):
+                point = _point_mp(optimizer, loss, variables, theta0, h, p, T, params)
+            if done.get(name) != point:
+                done[name] = point
+                if cache:
+                    write_atomic(cache, json.dumps({"key": key, "optimizer": result.optimizer, "loss": loss_name,
+                                                    "points": done}, indent=1))
+            bar.update(1)
     for p in orders:
         result.errors[str(p)] = [done[f"{p}:{h!r}"]["error"] for h in hs]
         result.integration_errors[str(p)] = [done[f"{p}:{h!r}"]["integration"] for h in hs]
@@ -214,10 +230,77 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
     return result
 
 
+def check_smooth(loss):
+    """``loss`` if it has no kinks (Abs, Max, Min); the orders measured here are those of the expansion
+    in h, which a kink breaks where the iterates reach it."""
+    kinks = nonsmooth(loss)
+    if kinks:
+        raise BeaError(f"verify measures the orders of the expansion in h, which needs a smooth loss; this one is "
+                       f"not smooth where {'; '.join(kinks)}")
+    return loss
+
+
+def cache_key(spec, values, loss, variables, theta0, T) -> str:
+    """SHA-256 of everything that decides a point: the spec's content (step, states, hyperparameters
+    with their symbols and domains, options; not its name), the hyperparameter values, the loss and
+    its variables (``srepr``: assumptions included), the start, the horizon and the tolerances."""
+    content = {
+        "format": 2,
+        "step": sp.srepr(spec.step),
+        "states": [[sp.srepr(st.symbol), sp.srepr(st.decay), sp.srepr(st.input), sp.srepr(st.scale)]
+                   for st in spec.states],
+        "hyperparameters": [[hp.name, sp.srepr(hp.symbol), hp.domain] for hp in spec.hyperparameters],
+        "options": {k: repr(v) for k, v in sorted(spec.options.items())},
+        "values": sorted((sp.srepr(k), sp.srepr(v)) for k, v in values.items()),
+        "loss": sp.srepr(loss), "variables": [sp.srepr(x) for x in variables],
+        "theta0": [repr(float(t)) for t in theta0], "T": repr(float(T)),
+        "numerics": [RTOL, ATOL, MP_DIGITS, SATURATION_FACTOR],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+_POINT_NAME = re.compile(r"\d+:[0-9.e+-]+")
+
+
+def _read_cache(path, key: str) -> dict:
+    """The points of the cache at ``path`` if it was made with ``key`` and is well formed; else {}
+    (with a warning when a file was there)."""
+    if not path or not Path(path).exists():
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return _ignore(path, f"it is not readable JSON ({type(exc).__name__})")
+    if not isinstance(data, dict) or not isinstance(data.get("points"), dict):
+        return _ignore(path, "it is not a bea verification cache")
+    if data.get("key") != key:
+        return _ignore(path, "it was made with other settings (spec, loss, hyperparameters, start or horizon)")
+    points = data["points"]
+    if not all(isinstance(k, str) and _POINT_NAME.fullmatch(k) and _valid_point(v) for k, v in points.items()):
+        return _ignore(path, "some of its points are not well formed")
+    return points
+
+
+def _valid_point(point) -> bool:
+    number = lambda x: isinstance(x, float) and math.isfinite(x) and x >= 0  # noqa: E731
+    return (isinstance(point, dict) and set(point) == {"error", "integration", "expected", "precision"}
+            and number(point["error"]) and number(point["integration"])
+            and (point["expected"] is None or type(point["expected"]) is int)
+            and point["precision"] in ("double", f"mp{MP_DIGITS}"))
+
+
+def _ignore(path, why: str) -> dict:
+    warnings.warn(f"ignoring the cache {str(path)!r}: {why}; computing afresh (it will be overwritten)",
+                  BeaWarning, stacklevel=3)
+    return {}
+
+
 def _progress(total, enabled, desc):
+    """A progress bar on a terminal (none when stderr is a file or a pipe); it erases itself when closed,
+    so a message printed after it, an error included, starts on its own line."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
+    return tqdm(total=total, disable=None if enabled else True, desc=desc, leave=False)
 
 
 def save(result: Study, out_dir) -> list[Path]:

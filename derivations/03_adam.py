@@ -24,6 +24,7 @@ from IPython.display import Math, display
 import bea
 from bea import symbols as S
 from bea.integrate import error_slope, step_sizes
+from bea.numeric import function
 from bea.verify import trajectory_error
 
 finite = bea.modified_ode("adam", order=1)  # finite n: the bias-correction terms are there
@@ -54,7 +55,9 @@ assert sp.simplify(part.coefficient - expected) == 0
 # positive multiple of $\|\nabla E\|_2^2$'s coefficient: the two-norm is penalized. Evaluate bea's own coefficient.
 
 # %%
-c_small = sp.lambdify([beta, rho], sp.limit(part.coefficient, g, sp.oo))
+small_eps = part.regimes[0]  # recognition carries the regimes: the limit of c as |∂_jE| ≫ √ε
+print(small_eps.name, small_eps.coefficient, small_eps.verdict())
+c_small = function([beta, rho], small_eps.coefficient)
 grid = np.linspace(0.0, 0.995, 200)
 B, R = np.meshgrid(grid, grid)
 fig, ax = plt.subplots(figsize=(5, 4))

@@ -76,7 +76,7 @@ def test_derive_concrete_loss_and_step(capsys):
     (["derive", "adam", "--param", "beta"], "--param takes key=value"),
     (["derive", "nope"], "unknown optimizer 'nope'"),
     (["derive", "gd", "--order", "-1"], "order must be >= 0"),
-    (["derive", "gd", "--loss", "x+*", "--vars", "x"], "cannot parse --loss"),
+    (["derive", "gd", "--loss", "x+*", "--vars", "x"], "--loss: invalid syntax, at column 3 ('*')"),
     (["derive", "gd", "--loss", "x**2"], "--loss needs --vars"),
     (["derive", "adam", "--param", "eps=-1"], "eps must be >= 0"),
 ])

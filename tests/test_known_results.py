@@ -194,3 +194,39 @@ def test_adam_eps_outside_is_named_and_its_coefficient_is_the_known_one():
     expected = beta / (1 - beta) - rho / (1 - rho) + (1 + rho) * eps / (2 * (1 - rho) * (a + eps))
     assert sp.simplify(c - expected) == 0
     assert sp.simplify(rec.preconditioner.replace(sp.Abs(g), a) - 1 / (a + eps)) == 0
+
+
+def test_recognized_parts_carry_their_regimes_and_sign_conditions():
+    """Adam (n → ∞): small ε, c → β/(1−β) − ρ/(1−ρ) = (β − ρ)/((1−β)(1−ρ)), whose sign is that of β − ρ;
+    large ε, c·s ≈ c√ε → the ‖∇E‖₂² coefficient (1+β)/(4√ε(1−β)) > 0 (Cattaneo, Klusowski & Shigida 2024)."""
+    part = bea.modified_ode("adam", order=1, stationary=True).recognized[0].parts[0]
+    small, large = part.regimes
+    assert sp.simplify(small.coefficient - (beta / (1 - beta) - rho / (1 - rho))) == 0
+    assert small.functional == "‖∇E‖₁" and (small.sign, small.conditions) == (1, (beta - rho,))  # sign of β − ρ
+    assert sp.simplify(large.coefficient - (1 + beta) / (4 * sp.sqrt(eps) * (1 - beta))) == 0
+    assert large.functional == "‖∇E‖₂²" and large.sign == 1 and large.conditions == ()
+    numbers = bea.modified_ode("adam", order=1, stationary=True, beta=0.9, rho=0.999, eps=1e-8)
+    small = numbers.recognized[0].parts[0].regimes[0]
+    assert small.sign == -1 and small.conditions == ()  # β < ρ: the one-norm is anti-penalized
+
+
+def test_concrete_results_reuse_the_cached_abstract_recognition():
+    from bea.ode import recognize_abstract
+
+    x, y = X2
+    recognize_abstract.cache_clear()
+    for loss in [(x * y - 1) ** 2 / 2, x**4 + sp.sin(y)]:
+        ode = bea.modified_ode("heavy_ball", loss, X2, order=1, stationary=True, beta=0.5)
+        assert ode.recognized[0].is_gradient
+    info = recognize_abstract.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+
+
+def test_compare_derives_each_optimizer_once(monkeypatch):
+    from bea import compare
+
+    calls = []
+    real = compare.modified_ode
+    monkeypatch.setattr(compare, "modified_ode", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    text = compare.compare(["adamw", "lion"])
+    assert calls == ["adamw", "lion"] and text.count("λ-terms of F₁") == 2

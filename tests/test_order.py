@@ -23,7 +23,6 @@ from conftest import X2
 HS = step_sizes(0.01, 4)
 T = 0.25
 
-
 CASES = cases()
 FORGETTING = [case for case in CASES if not case.accumulates]
 #: (case, order) whose global slope from step 0 is measured on random smooth losses (fast suite)
@@ -33,7 +32,8 @@ LIBRARY_LOSS_SLOPES = [(c, p) for c in FORGETTING if c.example.loss is not None 
 #: orders checked in the slow suite only
 SLOW_SLOPES = [(c, p) for c in FORGETTING for p in c.example.slow_orders]
 FIRST_STEP = [(c, p) for c in CASES for p in ((0,) if c.accumulates else (0, 1, 2))]
-WITH_MEMORY = [c for c in FORGETTING if c.spec().states]
+#: with memory: the n → ∞ field after the transient
+STATIONARY = [(c, p) for c in FORGETTING if c.spec().states for p in (1, 2)]
 ACCUMULATING = [(c, p) for c in CASES if c.accumulates for p in c.example.orders]
 
 
@@ -144,9 +144,6 @@ def test_higher_order_slope(case, order):
     and Adam's F₀ depends on n, which caps theirs at 2."""
     sweep, q = slope_check(case, order, *problem(case), tol=0.25)
     assert sweep.last(3).slope == pytest.approx(q, abs=0.25), str(sweep)
-
-
-STATIONARY = [(case, order) for case in WITH_MEMORY for order in (1, 2)]
 
 
 @pytest.mark.parametrize("case,order", STATIONARY, ids=case_ids(STATIONARY))

@@ -58,8 +58,86 @@ def test_resume_uses_the_cache_and_writes_atomically(tmp_path):
     assert again.errors["1"][1] == 123.0 and again.errors["0"] == first.errors["0"]
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
     # other settings (a different horizon) never reuse the cache
-    other = verify.study("gd", E, xs, t0, orders=(0, 1), hs=(0.02, 0.01), T=0.3, cache=cache, progress=False)
+    with pytest.warns(bea.errors.BeaWarning, match="made with other settings"):
+        other = verify.study("gd", E, xs, t0, orders=(0, 1), hs=(0.02, 0.01), T=0.3, cache=cache, progress=False)
     assert other.errors["1"][1] != 123.0
+
+
+def test_the_cache_is_keyed_by_the_spec_content_not_its_name(tmp_path):
+    """Editing a spec file and running again must not print the old errors."""
+    E, xs, t0 = losses.quadratic(2)
+    spec = tmp_path / "mine.toml"
+    spec.write_text('name = "mine"\nstep = "g"')
+    cache = tmp_path / "cache.json"
+    first = verify.study(bea.load_spec(spec), E, xs, t0, orders=(0,), hs=(0.02, 0.01), T=0.2, cache=cache,
+                         progress=False)
+    spec.write_text('name = "mine"\nstep = "2*g"')  # same name, another optimizer
+    with pytest.warns(bea.errors.BeaWarning, match="made with other settings"):
+        edited = verify.study(bea.load_spec(spec), E, xs, t0, orders=(0,), hs=(0.02, 0.01), T=0.2, cache=cache,
+                              progress=False)
+    assert edited.errors["0"] != first.errors["0"]
+    assert edited.errors["0"] == verify.study(bea.load_spec(spec), E, xs, t0, orders=(0,), hs=(0.02, 0.01), T=0.2,
+                                              progress=False).errors["0"]
+
+
+@pytest.mark.parametrize("content,why", [
+    (b"", "not readable JSON"), (b"{not json", "not readable JSON"), (b"\xff\xfe\x00", "not readable JSON"),
+    (b"[1, 2]", "not a bea verification cache"), (b'{"points": 5}', "not a bea verification cache"),
+    (b"[" * 100_000 + b"]" * 100_000, "not readable JSON"),
+    (b'{"key": "0", "points": {}}', "made with other settings"),
+])
+def test_corrupt_empty_or_foreign_caches_are_ignored_with_a_warning(tmp_path, content, why):
+    E, xs, t0 = losses.quadratic(2)
+    cache = tmp_path / "cache.json"
+    cache.write_bytes(content)
+    with pytest.warns(bea.errors.BeaWarning, match=f"ignoring the cache .*: it (is|was) {why}"):
+        result = verify.study("gd", E, xs, t0, orders=(0,), hs=(0.02, 0.01), T=0.2, cache=cache, progress=False)
+    assert json.loads(cache.read_text())["points"]  # recomputed and overwritten
+
+
+def test_cache_points_that_are_not_well_formed_are_not_trusted(tmp_path):
+    E, xs, t0 = losses.quadratic(2)
+    cache = tmp_path / "cache.json"
+    honest = verify.study("gd", E, xs, t0, orders=(0,), hs=(0.02, 0.01), T=0.2, cache=cache, progress=False)
+    stored = json.loads(cache.read_text())
+    for bad in [{"error": "NaN"}, {"error": -1.0}, {"precision": "mp9"}, {"expected": "2"}, {"extra": 1}]:
+        tampered = json.loads(json.dumps(stored))
+        tampered["points"]["0:0.02"].update(bad)
+        cache.write_text(json.dumps(tampered))
+        with pytest.warns(bea.errors.BeaWarning, match="not well formed"):
+            again = verify.study("gd", E, xs, t0, orders=(0,), hs=(0.02, 0.01), T=0.2, cache=cache, progress=False)
+        assert again.errors == honest.errors
+
+
+def test_files_are_written_with_the_users_umask(tmp_path):
+    import os
+
+    from bea.atomic import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        assert (write_atomic(tmp_path / "a.json", "{}").stat().st_mode & 0o777) == 0o644
+        os.umask(0o077)
+        assert (write_atomic(tmp_path / "b.json", "{}").stat().st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_output_folders_are_checked_before_any_work(tmp_path):
+    from bea.atomic import writable_folder
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(bea.BeaError, match="is a file, not a folder"):
+        writable_folder(tmp_path / "file")
+    with pytest.raises(bea.BeaError, match="is not a writable folder"):
+        writable_folder(tmp_path / "file" / "below")
+    assert writable_folder(tmp_path / "new" / "deep").is_dir() and not list((tmp_path / "new" / "deep").iterdir())
+
+
+def test_a_kinked_loss_is_not_verified():
+    x = sp.Symbol("x", real=True)
+    with pytest.raises(bea.BeaError, match=r"needs a smooth loss; this one is not smooth where x = 0 \(from Abs"):
+        verify.study("gd", sp.Abs(x) + x**2, [x], [0.01], progress=False)
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

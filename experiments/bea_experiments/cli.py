@@ -48,11 +48,14 @@ def cmd_modified_equation(args):
 
 
 def cmd_separable(args):
+    from bea.atomic import writable_folder
+
     from .separable.figures import FIGURES
 
     if args.figure != "all" and args.figure not in FIGURES:
         raise BeaError(f"unknown figure {args.figure!r}; known: {', '.join(FIGURES)}, all")
     names = list(FIGURES) if args.figure == "all" else [args.figure]
+    writable_folder(args.out)
     for name in names:
         FIGURES[name](Path(args.out), quick=args.quick)
         print(f"wrote {Path(args.out) / (name + '.png')} and {name}.json")

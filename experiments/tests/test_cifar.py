@@ -63,8 +63,8 @@ def test_resume_is_bit_exact(tmp_path, fake):
     straight = run(_cfg(tmp_path / "a", fake), progress=False)
     first = run(_cfg(tmp_path / "b", fake, steps=2), progress=False)
     resumed = run(_cfg(tmp_path / "b", fake, steps=4), resume=True, progress=False)
-    a = torch.load(tmp_path / "a" / "run" / "checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "b" / "run" / "checkpoint.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "a" / "run" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "run" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["train_loss"] for r in straight] == [r["train_loss"] for r in resumed] and len(first) == 2
     rows = [json.loads(line) for line in (tmp_path / "a" / "run" / "log.jsonl").read_text().splitlines()]
@@ -218,7 +218,14 @@ def test_smoke_run_on_real_cifar_images(tmp_path):
     (dict(amp="maybe"), "amp must be auto, on or off"),
     (dict(model="vgg"), "unknown model 'vgg'"),
     (dict(micro_batch=0), "must be >= 1"),
-    (dict(dataset="mnist"), "unknown dataset 'mnist'"),
+    (dict(dataset="mnist"), "--dataset must be one of cifar10, cifar100, got 'mnist'"),
+    (dict(lr=float("nan")), "--lr must be a finite number, got nan"),
+    (dict(eps=float("inf")), "--eps must be a finite number, got inf"),
+    (dict(test_size=0), "--test-size must be >= 1"),
+    (dict(train_size=-3), "--train-size must be >= 1"),
+    (dict(device="bogus"), "--device must be auto, cpu, cuda, cuda:N or mps, got 'bogus'"),
+    (dict(device="cuda:7"), "--device cuda:7: this machine has"),
+    (dict(steps=1.5), "--steps must be an integer"),
     (dict(rho=1.0), "rho must be in [0, 1)"),
 ])
 def test_bad_run_settings_name_the_problem(tmp_path, fake, override, fragment):
@@ -236,3 +243,82 @@ def test_cli_rejects_bad_sweep_values_and_unknown_figures(tmp_path, capsys):
     assert "comma-separated numbers" in capsys.readouterr().err
     assert main(["experiment", "separable", "--figure", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown figure 'nope'" in capsys.readouterr().err
+
+
+def test_a_hostile_checkpoint_is_refused_on_resume_and_never_run(tmp_path, fake, monkeypatch):
+    """--resume (and a sweep, which resumes on its own) loads checkpoints with weights_only=True."""
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'MARKER'}",)
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    for content, fragment in [(None, "UnpicklingError"), (b"", "is not a checkpoint of this program"),
+                              (b"PK\x03\x04 truncated zip", "is not a checkpoint of this program")]:
+        if content is None:
+            torch.save({"model": Payload()}, out / "checkpoint.pt", _use_new_zipfile_serialization=True,
+                       pickle_module=pickle)
+        else:
+            (out / "checkpoint.pt").write_bytes(content)
+        with pytest.raises(BeaError, match=fragment):
+            run(_cfg(tmp_path, fake), resume=True, progress=False)
+        assert not (tmp_path / "MARKER").exists()
+    torch.save({"model": {}, "step": 3}, out / "checkpoint.pt")  # plain data, but not this program's
+    with pytest.raises(BeaError, match="expected the keys"):
+        run(_cfg(tmp_path, fake), resume=True, progress=False)
+
+
+def test_corrupt_or_foreign_logs_are_ignored_with_a_warning(tmp_path, fake):
+    from bea.errors import BeaWarning
+    from bea_experiments.cifar.plot import read_runs
+    from bea_experiments.cifar.sweep import sweep
+
+    cfg = _cfg(tmp_path, fake, model="small_cnn", width=8, steps=2, out=str(tmp_path / "sweep"))
+    (folder,) = sweep(cfg, "rho", [0.9])  # sweep/rho=0.9/seed=3
+    honest = (folder / "log.jsonl").read_text()
+    for bad in ["", "{not json\n", '[1, 2]\n', '{"step": 2}\n', '{"step": "2", "train_loss": 1}\n', "\udcff"]:
+        (folder / "log.jsonl").write_text(bad, errors="surrogateescape")
+        with pytest.warns(BeaWarning, match="ignoring .*log.jsonl"):
+            with pytest.raises(BeaError, match="no KEY=VALUE/seed=S run folders"):
+                read_runs(tmp_path / "sweep")
+        with pytest.warns(BeaWarning, match="ignoring .*log.jsonl"):
+            sweep(cfg, "rho", [0.9])  # not finished: resumed from its checkpoint, which holds the log
+        assert (folder / "log.jsonl").read_text() == honest
+    (tmp_path / "sweep" / "rho=abc" / "seed=3").mkdir(parents=True)
+    (tmp_path / "sweep" / "rho=abc" / "seed=3" / "log.jsonl").write_text(honest)
+    with pytest.warns(BeaWarning, match="'rho=abc' is not KEY=NUMBER"):
+        assert list(read_runs(tmp_path / "sweep")) == [("rho", 0.9)]
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--lr", "nan"], "--lr must be a finite number, got nan"),
+    (["--eps", "nan"], "--eps must be a finite number, got nan"),
+    (["--test-size", "0"], "--test-size must be >= 1"),
+    (["--train-size", "-3"], "--train-size must be >= 1"),
+    (["--train-size", "0"], "--train-size must be >= 1"),
+    (["--device", "bogus"], "--device must be auto, cpu, cuda, cuda:N or mps"),
+    (["--model", "vgg"], "unknown model 'vgg'"),
+    (["--width", "x"], "argument --width: invalid int value"),
+])
+def test_bad_cifar_flags_end_with_one_line_before_any_work(tmp_path, fake, capsys, argv, fragment):
+    from bea.cli import main
+
+    out = tmp_path / "out"
+    assert main(["experiment", "cifar", "--out", str(out), "--data-dir", str(fake), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bea: error: ") and fragment in err, err
+    assert not out.exists()
+
+
+def test_sweep_values_are_checked_before_the_first_run(tmp_path, fake, capsys):
+    from bea.cli import main
+
+    base = ["experiment", "sweep", "--out", str(tmp_path / "s"), "--data-dir", str(fake), "--over", "rho"]
+    for values, fragment in [("0.9,nan", "--rho must be a finite number"), ("0.9,1.5", "--rho must be in [0, 1)"),
+                             ("0.999,0.9990", "a run is given twice")]:
+        assert main([*base, "--values", values]) == 2
+        assert fragment in capsys.readouterr().err
+        assert not (tmp_path / "s").exists()

@@ -58,3 +58,53 @@ def test_shared_subset_is_readable():
     train = data.load(SHARED, "cifar10", "train")
     assert len(train) == 5000 and train.classes[0] == "airplane"
     assert len(data.load(SHARED, "cifar100", "test")) == 900
+
+
+class _Payload:
+    """Unpickling this calls os.system: what a hostile "CIFAR batch" would hold."""
+
+    def __init__(self, call, arg):
+        self.call, self.arg = call, arg
+
+    def __reduce__(self):
+        return self.call, (self.arg,)
+
+
+def _hostile(marker):
+    import builtins
+    import os
+    import subprocess
+
+    return [_Payload(os.system, f"touch {marker}"), _Payload(builtins.eval, f"open({str(marker)!r}, 'w')"),
+            _Payload(subprocess.getoutput, f"touch {marker}"), _Payload(builtins.__import__, "antigravity")]
+
+
+@pytest.mark.parametrize("which", range(4))
+@pytest.mark.parametrize("target", ["data_batch_2", "batches.meta"])
+def test_a_hostile_pickle_in_the_official_layout_is_refused_and_never_run(tmp_path, monkeypatch, which, target):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "MARKER"
+    path = data.write_fake(tmp_path, "cifar10", n=4)
+    honest = {b"data": np.zeros((4, 3072), np.uint8), b"labels": [0] * 4, b"batch_label": b"x"}
+    hostile = honest | {b"labels": _hostile(marker)[which]} if target != "batches.meta" else \
+        {b"label_names": _hostile(marker)[which]}
+    with open(path / target, "wb") as fh:
+        pickle.dump(hostile, fh)
+    with pytest.raises(BeaError) as info:
+        data.load(tmp_path)
+    message = str(info.value)
+    assert target in message and "which the official CIFAR format never holds; refused, nothing was run" in message
+    assert not marker.exists()
+
+
+def test_the_unpickler_builds_what_the_official_files_hold(tmp_path):
+    import io
+
+    honest = {b"data": np.arange(12, dtype=np.uint8).reshape(2, 6), b"labels": [1, 2], b"names": [b"a", "b"],
+              b"nested": {b"k": (1, 2.5, None, True)}}
+    for protocol in (2, 4):  # the official files are protocol 2 (Python 2); Python 3 writes 4 by default
+        out = data.CifarUnpickler(io.BytesIO(pickle.dumps(honest, protocol=protocol)), encoding="bytes").load()
+        np.testing.assert_array_equal(out[b"data"], honest[b"data"])
+        assert {k: v for k, v in out.items() if k != b"data"} == {k: v for k, v in honest.items() if k != b"data"}
+    with pytest.raises(pickle.UnpicklingError, match="numpy.save"):
+        data.CifarUnpickler(io.BytesIO(pickle.dumps(np.save)), encoding="bytes").load()

@@ -1,9 +1,15 @@
 """Every setting of a CIFAR run in one place (no torch import, so the CLI can list them cheaply)."""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
+from typing import get_type_hints
 
 from bea.errors import BeaError
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
+SWITCHES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,59 @@ class Config:
     channels_last: str = "auto"
     compile: str = "auto"
     deterministic: str = "auto"
+
+    def check(self) -> "Config":
+        """The config if every setting is in range, else a :class:`BeaError` naming its flag: finite numbers
+        (``lr`` > 0, ``beta`` and ``rho`` in [0, 1), ``eps``, ``lam`` ≥ 0), sizes ≥ 1, a known dataset and norm,
+        a correction order of 1 or 2, ``max_validity`` > 0, device syntax and switches.  Called before any work."""
+        from .data import LAYOUT
+
+        def fail(name, what):
+            raise BeaError(f"--{name.replace('_', '-')} must be {what}, got {getattr(self, name)!r}")
+
+        for name, kind in get_type_hints(Config).items():
+            value = getattr(self, name)
+            if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+                fail(name, "a finite number")
+            if kind in (int, int | None) and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                fail(name, "an integer")
+            if kind is bool and not isinstance(value, bool):
+                fail(name, "true or false")
+            if kind is str and (not isinstance(value, str) or not value):
+                fail(name, "a non-empty string")
+        if not self.lr > 0:
+            fail("lr", "> 0")
+        for name in ("beta", "rho"):
+            if not 0 <= getattr(self, name) < 1:
+                fail(name, "in [0, 1)")
+        for name in ("eps", "lam"):
+            if not getattr(self, name) >= 0:
+                fail(name, ">= 0")
+        if self.norm not in ("batch", "group"):
+            fail("norm", "batch or group")
+        if self.correction_order not in (1, 2):
+            fail("correction_order", "1 or 2")
+        if not self.max_validity > 0:
+            fail("max_validity", "> 0")
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                fail(name, ">= 1 (leave it out for every image present)")
+        for name in ("steps", "micro_batch", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                fail(name, ">= 1")
+        if not 2 <= self.width <= 1024:
+            fail("width", "in [2, 1024]")
+        if not 0 <= self.seed < 2**63:
+            fail("seed", "in [0, 2**63)")
+        if self.dataset not in LAYOUT:
+            fail("dataset", f"one of {', '.join(LAYOUT)}")
+        if not DEVICE.fullmatch(self.device):
+            fail("device", "auto, cpu, cuda, cuda:N or mps")
+        for name in ("amp", "tf32", "channels_last", "compile", "deterministic"):
+            if getattr(self, name) not in SWITCHES:
+                fail(name, "auto, on or off")
+        return self
 
     def resolved(self, key: str, cuda: bool) -> bool:
         value = getattr(self, key)

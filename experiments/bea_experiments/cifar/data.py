@@ -4,6 +4,10 @@
 or that folder itself.  Files are pickles of dicts with ``b"data"`` (N × 3072 uint8, channel-major
 32×32 images) and ``b"labels"`` (CIFAR-10) or ``b"fine_labels"`` (CIFAR-100).  Nothing is
 downloaded: a missing or malformed file is an error that names it and what was expected.
+
+A pickle can run any code while it loads, so these files are read by :class:`CifarUnpickler`,
+which builds only what the official files hold (dicts, lists, bytes, ints and NumPy arrays) and
+refuses every other object a file asks for, before anything is called.
 """
 from __future__ import annotations
 
@@ -49,13 +53,49 @@ def folder(data_dir, dataset: str) -> Path:
     return path
 
 
+def _numpy_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct  # NumPy 2
+    except ImportError:  # pragma: no cover (NumPy 1)
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+def _latin1(text, encoding="latin1"):
+    """``_codecs.encode`` as protocol-2 pickles written by Python 3 use it for bytes: latin-1 only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("it asks for _codecs.encode with something other than latin-1 text")
+    return text.encode("latin-1")
+
+
+class CifarUnpickler(pickle.Unpickler):
+    """An unpickler that admits only the globals of the official files: NumPy's array reconstructor,
+    ``numpy.ndarray`` and ``numpy.dtype`` (under their NumPy 1 and 2 module names), and the latin-1
+    ``_codecs.encode`` of protocol-2 bytes written by Python 3.  Anything else (``os.system``,
+    ``builtins.eval``, …) is refused in :meth:`find_class`, so never imported or called."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct(),
+               ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct(),
+               ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): _latin1}
+
+    def find_class(self, module, name):
+        try:
+            return self.ALLOWED[(module, name)]
+        except (KeyError, TypeError):
+            raise pickle.UnpicklingError(f"it asks for {str(module)[:60]}.{str(name)[:60]}, which the official "
+                                         "CIFAR format never holds; refused, nothing was run") from None
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("it holds a persistent reference, which the official CIFAR format never holds")
+
+
 def _unpickle(path: Path) -> dict:
     if not path.is_file():
         raise BeaError(f"missing file {str(path)!r} (expected in the official python format)")
     try:
         with open(path, "rb") as fh:
-            out = pickle.load(fh, encoding="bytes")
-    except Exception as exc:  # a truncated or foreign file: say which and why
+            out = CifarUnpickler(fh, encoding="bytes").load()
+    except Exception as exc:  # a truncated, foreign or hostile file: say which and why
         raise BeaError(f"{str(path)!r} is not a readable CIFAR pickle ({type(exc).__name__}: {exc})") from None
     if not isinstance(out, dict):
         raise BeaError(f"{str(path)!r} is not a CIFAR batch: expected a dict, found {type(out).__name__}")

@@ -9,27 +9,51 @@ runs, so that every run reaches it), and the perturbed one-norm ‖∇E‖_{1,ε
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from bea.atomic import save_figure, write_atomic
-from bea.errors import BeaError
+from bea.errors import BeaError, BeaWarning
+
+from .logfile import read_log
+
+
+def _number(text: str, cast):
+    try:
+        value = cast(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def read_runs(folder: Path):
-    """{(key, value): [(seed, config, log rows)]} for every KEY=VALUE/seed=S run with a log, values sorted."""
+    """{(key, value): [(seed, config, log rows)]} for every KEY=VALUE/seed=S run with a log of a CIFAR run,
+    values sorted (a folder whose value or seed is not a number, or whose log is not one, is left out
+    with a warning)."""
     runs = {}
     for sub in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
         if "=" not in sub.name or not sub.is_dir():
             continue
-        key, value = sub.name.split("=", 1)
+        key, text = sub.name.split("=", 1)
+        value = _number(text, float)
+        if value is None:
+            warnings.warn(f"ignoring {str(sub)!r}: {sub.name!r} is not KEY=NUMBER", BeaWarning, stacklevel=2)
+            continue
         for seed_dir in sorted(sub.glob("seed=*")):
-            if not (seed_dir / "log.jsonl").is_file():
+            seed = _number(seed_dir.name.split("=", 1)[1], int)
+            if seed is None or not (seed_dir / "log.jsonl").is_file():
                 continue
-            rows = [json.loads(line) for line in (seed_dir / "log.jsonl").read_text().splitlines() if line.strip()]
-            config = json.loads((seed_dir / "config.json").read_text()) if (seed_dir / "config.json").is_file() else {}
-            runs.setdefault((key, float(value)), []).append((int(seed_dir.name.split("=")[1]), config, rows))
+            rows = read_log(seed_dir / "log.jsonl")
+            if rows is None or not any("step" in r for r in rows):
+                continue
+            try:
+                config = json.loads((seed_dir / "config.json").read_text())
+            except (OSError, ValueError):
+                config = {}
+            runs.setdefault((key, value), []).append((seed, config if isinstance(config, dict) else {}, rows))
     if not runs:
         raise BeaError(f"{folder}: no KEY=VALUE/seed=S run folders with a log.jsonl (run `bea experiment sweep` first)")
     return dict(sorted(runs.items(), key=lambda kv: kv[0][1]))

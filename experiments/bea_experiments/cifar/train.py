@@ -43,14 +43,15 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from bea.atomic import replacing, write_atomic
+from bea.atomic import replacing, writable_folder, write_atomic
 from bea.autodiff import ModelLoss
 from bea.errors import BeaError
 
 from ..optim import Correction, SpecOptimizer
 from . import data as cifar_data
 from .config import Config
-from .models import build
+from .logfile import valid_rows
+from .models import ARCHITECTURES, build
 
 WARN_VALIDITY = 0.1
 
@@ -72,7 +73,11 @@ def _device(cfg: Config, rank: int) -> torch.device:
     if cfg.device == "auto":
         device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
     else:
-        device = torch.device(cfg.device)
+        device = torch.device(cfg.device)  # the syntax is checked by Config.check
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise BeaError(f"--device {cfg.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise BeaError(f"--device {cfg.device}: MPS is not available on this machine")
     if device.type == "cuda":
         torch.cuda.set_device(device)  # NCCL and the default CUDA stream use this rank's GPU
     return device
@@ -216,27 +221,45 @@ class _Clock:
         return mark if not self.cuda else self.start.elapsed_time(mark) / 1000 + self.offset  # after a sync
 
 
+CHECKPOINT_KEYS = {"model", "optimizer", "step", "log", "config", "cpu_rng", "aug_rng"}
+
+
 def _checkpoint(path: Path, model, opt, step, log, cfg, generator):
+    """Tensors and plain data only (RNG states are CPU byte tensors), so that it loads with weights_only=True."""
     with replacing(path) as tmp:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "log": log,
                     "config": asdict(cfg), "cpu_rng": torch.get_rng_state(), "aug_rng": generator.get_state()}, tmp)
 
 
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint written by :func:`_checkpoint`, loaded with ``weights_only=True`` (tensors and plain data;
+    a pickle that asks for anything else is refused, never run) onto the CPU (``set_rng_state`` takes CPU
+    tensors; the model and optimizer states move to their device when loaded into them)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated, foreign or hostile file: refused, with the reason
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise BeaError(f"{str(path)!r} is not a checkpoint of this program ({type(exc).__name__}: {reason})") from None
+    if not isinstance(state, dict) or set(state) != CHECKPOINT_KEYS or not isinstance(state["config"], dict) \
+            or type(state["step"]) is not int or not valid_rows(state["log"]) or len(state["log"]) != state["step"]:
+        raise BeaError(f"{str(path)!r} is not a checkpoint of this program (expected the keys "
+                       f"{sorted(CHECKPOINT_KEYS)})")
+    return state
+
+
 def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
     """Train; returns the log (one dict per step). Writes log.jsonl, log.csv, config.json, checkpoint.pt."""
+    cfg.check()
+    if cfg.model not in ARCHITECTURES:
+        raise BeaError(f"unknown model {cfg.model!r}; known: {', '.join(ARCHITECTURES)}")
+    name, hyper = cfg.optimizer_params()
     rank, world = _distributed()
     device = _device(cfg, rank)
     cuda = device.type == "cuda"
     use_amp, use_cl, use_compile = (cfg.resolved(k, cuda) for k in ("amp", "channels_last", "compile"))
-    if cfg.micro_batch < 1 or cfg.steps < 1 or cfg.eval_every < 1 or cfg.checkpoint_every < 1:
-        raise BeaError("steps, micro_batch, eval_every and checkpoint_every must be >= 1")
-    if cfg.correction_order not in (1, 2):
-        raise BeaError(f"correction_order must be 1 or 2, got {cfg.correction_order}")
-    name, hyper = cfg.optimizer_params()
     torch.manual_seed(cfg.seed)
     _numerics(cfg, cuda)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(cfg.out)
     x, y, xt, yt, n_total, classes = load_tensors(cfg, device, rank, world)
     model = build(cfg.model, classes, cfg.width, cfg.norm).to(device)
     if use_cl:
@@ -256,7 +279,7 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
     if resume:
         if not ckpt.is_file():
             raise BeaError(f"--resume: no checkpoint at {ckpt}")
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)  # RNG states must stay CPU tensors
+        state = load_checkpoint(ckpt)  # onto the CPU: set_rng_state takes CPU tensors (a CUDA run's too)
         changed = sorted(k for k, v in state["config"].items() if k != "steps" and v != asdict(cfg).get(k))
         if changed:  # only the number of steps may grow on resume
             raise BeaError(f"--resume: the checkpoint was made with other settings ({changed})")
@@ -265,6 +288,8 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
         torch.set_rng_state(state["cpu_rng"])
         generator.set_state(state["aug_rng"])
         log, start = state["log"], state["step"]
+        if rank == 0:  # the log files say what the checkpoint says (a damaged log.jsonl is repaired)
+            _write_logs(out, log)
     elif rank == 0:
         write_atomic(out / "config.json", json.dumps(asdict(cfg) | {"device": str(device), "world_size": world,
                                                                     "amp": use_amp, "channels_last": use_cl,

@@ -7,6 +7,7 @@ the same code with short horizons (for tests and smoke runs).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bea.atomic import save_figure, write_atomic
+from bea.errors import BeaWarning
 
 from . import data, margins, toy
 from .train import Settings, loss_value, train
@@ -280,6 +282,25 @@ def engine(out, quick=False):
 FIGURES["engine"] = engine
 
 
+def _cached_run(path: Path):
+    """A network run's history saved at ``path`` ({metric: [numbers per logged step]}), or None (with a
+    warning if a file is there but is not one): a cache is recomputed, never trusted blindly."""
+    if not path.is_file():
+        return None
+    try:
+        hist = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        hist = None
+    keys = {"step", "loss", "train_acc", "test_acc", "margin"}  # what network.train records
+    if not (isinstance(hist, dict) and set(hist) == keys and all(isinstance(v, list) and v for v in hist.values())
+            and len({len(v) for v in hist.values()}) == 1
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for v in hist.values() for x in v)):
+        warnings.warn(f"ignoring the cached run {str(path)!r}: it is not one; running it again", BeaWarning,
+                      stacklevel=2)
+        return None
+    return hist
+
+
 def network(out, quick=False, data_dir="../shared/data"):
     """Homogeneous CNN on airplane vs automobile: normalized margin and test accuracy per optimizer and ε.
 
@@ -299,9 +320,8 @@ def network(out, quick=False, data_dir="../shared/data"):
     for name, lr, eps in tqdm(configs, desc="network runs", leave=False):
         key = f"{name}_lr{lr:g}_eps{eps:g}_n{n_train}_T{steps}"
         path = cache / f"{key}.json"
-        if path.is_file():
-            hist = json.loads(path.read_text())
-        else:
+        hist = _cached_run(path)
+        if hist is None:
             hist = net.train(name, data, steps, lr, eps, every=every)
             write_atomic(path, json.dumps(hist))
         label = f"{name}, lr {lr:g}, ε {eps:g}"
