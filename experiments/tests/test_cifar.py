@@ -27,7 +27,7 @@ def test_resnet_parameter_counts_are_the_standard_cifar_ones(name, count):
     assert sum(p.numel() for p in model.parameters()) == count
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "small_cnn"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "small_cnn", "mlp"])
 def test_models_map_images_to_logits(name):
     model = models.build(name, 100, 8)
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 100)

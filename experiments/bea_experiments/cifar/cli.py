@@ -15,7 +15,7 @@ from bea.errors import BeaError
 
 HELP = {
     "out": "folder for config.json, log.jsonl/.csv and checkpoint.pt",
-    "model": "resnet18, resnet50, resnet101 or small_cnn",
+    "model": "resnet18, resnet50, resnet101, small_cnn or mlp (pooled 8×8 images, one tanh layer of --width units)",
     "dataset": "cifar10 or cifar100",
     "data_dir": "folder holding cifar-10-batches-py/ or cifar-100-python/ (official python format)",
     "train_size": "use the first N training images (default: all present)",

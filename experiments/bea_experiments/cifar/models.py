@@ -6,7 +6,9 @@ count (64 in the paper); tests use a tiny width.  ``norm`` is ``"batch"`` (Batch
 papers') or ``"group"`` (GroupNorm with gcd(32, channels) groups: the loss is then a plain sum
 over images, whatever the micro-batches or the number of processes).  The small CNN is the VGG-like network of
 the Adam paper: conv blocks 32-32 / 64-64 / 128-128 with 2×2 max-pool after each block,
-then FC 2048 → 512 → classes.
+then FC 2048 → 512 → classes.  The MLP (``mlp``) is the CPU-scale model of the causal
+experiment: 4×4 average pooling (32×32×3 → 192 inputs), one tanh layer of ``width`` units, a
+linear head — smooth, a few thousand parameters, thousands of full-batch steps in seconds.
 """
 from __future__ import annotations
 
@@ -92,11 +94,22 @@ def small_cnn(classes: int, width: int = 32) -> nn.Module:
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * 4 * 4, 512), nn.ReLU(), nn.Linear(512, classes))
 
 
+def mlp(classes: int, width: int = 32) -> nn.Module:
+    """4×4 average pool → 192 → ``width`` (tanh) → classes.
+
+    >>> sum(p.numel() for p in mlp(10, 32).parameters())
+    6506
+    """
+    return nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear(3 * 8 * 8, width), nn.Tanh(),
+                         nn.Linear(width, classes))
+
+
 ARCHITECTURES = {
     "resnet18": lambda classes, width, norm: ResNet(BasicBlock, [2, 2, 2, 2], classes, width, norm),
     "resnet50": lambda classes, width, norm: ResNet(Bottleneck, [3, 4, 6, 3], classes, width, norm),
     "resnet101": lambda classes, width, norm: ResNet(Bottleneck, [3, 4, 23, 3], classes, width, norm),
     "small_cnn": lambda classes, width, norm: small_cnn(classes, width // 2),  # no normalization layers
+    "mlp": lambda classes, width, norm: mlp(classes, width),  # no normalization layers
 }
 
 
