@@ -322,3 +322,23 @@ def test_sweep_values_are_checked_before_the_first_run(tmp_path, fake, capsys):
         assert main([*base, "--values", values]) == 2
         assert fragment in capsys.readouterr().err
         assert not (tmp_path / "s").exists()
+
+
+def test_paired_differences_at_equal_train_loss():
+    """Runs of the same seed compared at the same train loss: a one-norm 10 % above the reference's at every loss
+    gives +10 % at every level, whatever the steps at which each run gets there; a seed only one value has is
+    left out."""
+    from bea_experiments.cifar.plot import at_train_loss, paired
+
+    def rows(losses, factor):
+        return [{"step": k + 1, "train_loss": L, "one_norm_eps": factor * L, "grad_l1": factor * L**2}
+                for k, L in enumerate(losses)]
+
+    slow, fast = [2.0, 1.6, 1.2, 0.9, 0.7, 0.5], [2.0, 1.0, 0.6, 0.4]
+    runs = {("rho", 0.8): [(0, {}, rows(slow, 10.0)), (1, {}, rows(fast, 10.0))],
+            ("rho", 0.97): [(0, {}, rows(fast, 11.0)), (1, {}, rows(slow, 11.0)), (2, {}, rows(slow, 50.0))]}
+    levels, reference, table = paired(runs, points=6)
+    assert reference == 0.8 and levels[0] < 2.0 and levels[-1] == pytest.approx(0.5)
+    assert table[0.97]["one_norm_eps"].shape == (2, 5)
+    np.testing.assert_allclose(table[0.97]["one_norm_eps"], 0.1, rtol=1e-12)
+    assert at_train_loss(rows(slow, 1.0), 0.1, "one_norm_eps") is None

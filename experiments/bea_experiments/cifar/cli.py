@@ -75,9 +75,10 @@ def add_parsers(esub):
     s.add_argument("--seeds", default=None, help="comma-separated seeds, one run each (default: --seed)")
     s.set_defaults(func=cmd_sweep)
     pl = esub.add_parser("plot", help="figures of a sweep folder, mean ± std over seeds (test accuracy at equal "
-                                      "train loss and the one-norm against the value, the one-norm over training)")
+                                      "train loss and the one-norm against the value, the one-norm over training, "
+                                      "the one-norm's difference to the first value paired by seed)")
     pl.add_argument("folder", nargs="+", help="a sweep folder; several: also their comparison (--out)")
-    pl.add_argument("--out", default=None, help="the comparison figure, when several folders are given")
+    pl.add_argument("--out", default=None, help="the comparison figure, when several folders are given (also OUT_paired.png/.csv)")
     pl.set_defaults(func=cmd_plot)
 
 
@@ -120,7 +121,7 @@ def cmd_sweep(args):
 
 
 def cmd_plot(args):
-    from bea_experiments.cifar.plot import plot_comparison, plot_sweep
+    from bea_experiments.cifar.plot import plot_comparison, plot_paired, plot_sweep
 
     for folder in args.folder:
         for path in plot_sweep(Path(folder)):
@@ -128,7 +129,10 @@ def cmd_plot(args):
     if len(args.folder) > 1:
         if not args.out:
             raise BeaError("several folders: give --out for their comparison figure")
-        print(f"wrote {plot_comparison([Path(f) for f in args.folder], Path(args.out))}")
+        folders, out = [Path(f) for f in args.folder], Path(args.out)
+        print(f"wrote {plot_comparison(folders, out)}")
+        for path in plot_paired(folders, out.with_name(out.stem + "_paired.png"), out.with_name(out.stem + "_paired.csv")):
+            print(f"wrote {path}")
 
 
 def main(argv=None, prog: str = "python -m bea_experiments.cifar.train") -> int:

@@ -4,7 +4,12 @@
 evaluation at which each run's train loss is at most L*, the largest final train loss of the
 runs, so that every run reaches it), and the perturbed one-norm ‖∇E‖_{1,ε} and ‖∇E‖₁ there.
 ``one_norm.png``: ‖∇E‖_{1,ε}, ‖∇E‖₁ and the train loss over the steps, one band per value.
-``summary.csv``: the same numbers.
+``summary.csv``: the same numbers.  ``paired.png`` / ``paired.csv``: the relative difference of
+‖∇E‖_{1,ε} and ‖∇E‖₁ between each value and the first (smallest) one, run against run with the same
+seed (the same initial weights), at equal train loss (interpolated between logged steps) on a grid
+of loss levels, mean ± std over the seeds: the seeds' spread of the one-norm itself is far larger
+than the effect of a hyperparameter, the paired difference is not.  A run that stopped (validity
+ratio, divergence) counts up to its last logged step.
 """
 from __future__ import annotations
 
@@ -147,8 +152,9 @@ def plot_sweep(folder: Path) -> list[Path]:
     axes2[0].legend(fontsize=7)
     fig2.tight_layout()
     folder = Path(folder)
-    return [save_figure(fig, folder / "sweep.png"), save_figure(fig2, folder / "one_norm.png"),
-            write_atomic(folder / "summary.csv", "\n".join(lines) + "\n")]
+    paths = [save_figure(fig, folder / "sweep.png"), save_figure(fig2, folder / "one_norm.png"),
+             write_atomic(folder / "summary.csv", "\n".join(lines) + "\n")]
+    return paths + (plot_paired([folder], folder / "paired.png", folder / "paired.csv") if len(runs) > 1 else [])
 
 
 def _label(runs, folder) -> str:
@@ -186,3 +192,86 @@ def plot_comparison(folders, out: Path) -> Path:
     fig.suptitle("mean ± std over seeds", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, Path(out))
+
+
+def at_train_loss(rows, level: float, key: str):
+    """``key`` where the train loss first reaches ``level``, linear between the two logged steps around it
+    (None if it never does).
+
+    >>> at_train_loss([{"train_loss": 2.0, "x": 10.0}, {"train_loss": 1.0, "x": 6.0}], 1.5, "x")
+    8.0
+    """
+    previous = None
+    for r in rows:
+        if "step" not in r:
+            continue
+        if r["train_loss"] <= level:
+            if previous is None:
+                return r[key]
+            w = (previous["train_loss"] - level) / (previous["train_loss"] - r["train_loss"])
+            return previous[key] + w * (r[key] - previous[key])
+        previous = r
+    return None
+
+
+def paired(runs, points: int = 12):
+    """(loss levels, {value: {key: array seeds × levels}}) of (q(value) − q(reference))/q(reference) for the
+    one-norms, the reference the first value, pairs of runs with the same seed, NaN where one of the pair
+    never reaches the level.  Levels: geometric from the smallest first-step loss down to the lowest loss
+    every run reaches."""
+    logs = {value: {seed: [r for r in rows if "step" in r] for seed, _, rows in seeds} for (_, value), seeds in runs.items()}
+    every = [rows for per_seed in logs.values() for rows in per_seed.values() if rows]
+    top, bottom = min(rows[0]["train_loss"] for rows in every), max(min(r["train_loss"] for r in rows) for rows in every)
+    levels = np.geomspace(top, bottom, points)[1:]
+    reference, *others = logs
+    out = {}
+    for value in others:
+        seeds = sorted(set(logs[value]) & set(logs[reference]))
+        out[value] = {}
+        for key in ("one_norm_eps", "grad_l1"):
+            table = np.full((len(seeds), len(levels)), np.nan)
+            for i, seed in enumerate(seeds):
+                for j, level in enumerate(levels):
+                    a, b = at_train_loss(logs[value][seed], level, key), at_train_loss(logs[reference][seed], level, key)
+                    if a is not None and b is not None:
+                        table[i, j] = (a - b) / b
+            out[value][key] = table
+    return levels, reference, out
+
+
+def plot_paired(folders, png: Path, csv: Path) -> list[Path]:
+    """The paired differences (see the module docstring) of one sweep folder, or of several side by side
+    (e.g. plain, c = −1, c = +1), as a figure and a CSV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = ["sweep,value,reference,quantity,train_loss,mean,std,seeds"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for folder in folders:
+        runs = read_runs(folder)
+        key = next(iter(runs))[0]
+        levels, reference, table = paired(runs)
+        tag = f"{_label(runs, folder)}: " if len(folders) > 1 else ""
+        for ax, name in zip(axes, ["one_norm_eps", "grad_l1"]):
+            for value, per_key in table.items():
+                t = per_key[name]
+                count = np.sum(~np.isnan(t), axis=0)
+                mean = np.array([np.nanmean(c) if k else np.nan for c, k in zip(t.T, count)])
+                std = np.array([np.nanstd(c, ddof=1) if k > 1 else np.nan for c, k in zip(t.T, count)])
+                line, = ax.plot(levels, 100 * mean, "o-", ms=3,
+                                label=f"{tag}{key} = {value!r} vs {reference!r} ({t.shape[0]} seeds)")
+                ax.fill_between(levels, 100 * (mean - std), 100 * (mean + std), color=line.get_color(), alpha=0.2)
+                lines += [f"{Path(folder).name},{value!r},{reference!r},{name},{lv:.6g},{m:.6g},{sd:.6g},{k}"
+                          for lv, m, sd, k in zip(levels, mean, std, count)]
+    for ax, label in zip(axes, ["‖∇E‖_{1,ε}", "‖∇E‖₁"]):
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("train loss (training goes right)")
+        ax.set_ylabel(f"{label}: % difference, same seed")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("paired by seed, at equal train loss: mean ± std over seeds", fontsize=9)
+    fig.tight_layout()
+    return [save_figure(fig, Path(png)), write_atomic(Path(csv), "\n".join(lines) + "\n")]
