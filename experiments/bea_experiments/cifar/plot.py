@@ -8,8 +8,8 @@ runs, so that every run reaches it), and the perturbed one-norm ‖∇E‖_{1,ε
 ‖∇E‖_{1,ε} and ‖∇E‖₁ between each value and the first (smallest) one, run against run with the same
 seed (the same initial weights), at equal train loss (interpolated between logged steps) on a grid
 of loss levels, mean ± std over the seeds: the seeds' spread of the one-norm itself is far larger
-than the effect of a hyperparameter, the paired difference is not.  A run that stopped (validity
-ratio, divergence) counts up to its last logged step.
+than the effect of a hyperparameter, the paired difference is not.  A run that stopped counts up to
+its last logged step, a corrected run only while its validity ratio is at most :data:`VALID`.
 """
 from __future__ import annotations
 
@@ -194,6 +194,17 @@ def plot_comparison(folders, out: Path) -> Path:
     return save_figure(fig, Path(out))
 
 
+#: paired comparisons use a corrected run only while ‖hF₁‖/‖F₀‖ ≤ VALID (above it the first-order term is no
+#: longer small against F₀: the derived correction does not describe what it does to the iterates).
+VALID = 0.25
+
+
+def _valid_part(rows, validity: float):
+    """The rows before the first one whose validity ratio exceeds ``validity`` (all of a plain run's)."""
+    end = next((i for i, r in enumerate(rows) if r.get("validity_ratio", 0) > validity), len(rows))
+    return rows[:end]
+
+
 def at_train_loss(rows, level: float, key: str):
     """``key`` where the train loss first reaches ``level``, linear between the two logged steps around it
     (None if it never does).
@@ -214,14 +225,23 @@ def at_train_loss(rows, level: float, key: str):
     return None
 
 
-def paired(runs, points: int = 12):
-    """(loss levels, {value: {key: array seeds × levels}}) of (q(value) − q(reference))/q(reference) for the
-    one-norms, the reference the first value, pairs of runs with the same seed, NaN where one of the pair
-    never reaches the level.  Levels: geometric from the smallest first-step loss down to the lowest loss
-    every run reaches."""
-    logs = {value: {seed: [r for r in rows if "step" in r] for seed, _, rows in seeds} for (_, value), seeds in runs.items()}
-    every = [rows for per_seed in logs.values() for rows in per_seed.values() if rows]
-    top, bottom = min(rows[0]["train_loss"] for rows in every), max(min(r["train_loss"] for r in rows) for rows in every)
+def loss_range(runs) -> tuple[float, float]:
+    """(the smallest first-step train loss, the lowest train loss every run reaches, valid or not)."""
+    every = [rows for seeds in runs.values() for _, _, rows in seeds]
+    every = [[r for r in rows if "step" in r] for rows in every]
+    every = [rows for rows in every if rows]
+    return min(rows[0]["train_loss"] for rows in every), max(min(r["train_loss"] for r in rows) for rows in every)
+
+
+def paired(runs, points: int = 12, validity: float = VALID, span=None):
+    """(loss levels, reference, {value: {key: array seeds × levels}}) of (q(value) − q(reference))/q(reference)
+    for the one-norms, the reference the first value, pairs of runs with the same seed, NaN where one of the
+    pair does not reach the level inside the validity range (a corrected run counts only up to the step
+    before its validity ratio ‖hF₁‖/‖F₀‖ first exceeds ``validity``).  Levels: geometric over ``span``
+    (default :func:`loss_range` of these runs), the first left out."""
+    whole = {value: {seed: [r for r in rows if "step" in r] for seed, _, rows in seeds} for (_, value), seeds in runs.items()}
+    top, bottom = loss_range(runs) if span is None else span
+    logs = {value: {seed: _valid_part(rows, validity) for seed, rows in per_seed.items()} for value, per_seed in whole.items()}
     levels = np.geomspace(top, bottom, points)[1:]
     reference, *others = logs
     out = {}
@@ -249,10 +269,12 @@ def plot_paired(folders, png: Path, csv: Path) -> list[Path]:
 
     lines = ["sweep,value,reference,quantity,train_loss,mean,std,seeds"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for folder in folders:
-        runs = read_runs(folder)
+    all_runs = [read_runs(folder) for folder in folders]
+    spans = [loss_range(runs) for runs in all_runs]
+    span = (min(a for a, _ in spans), max(b for _, b in spans))  # one grid for every folder
+    for folder, runs in zip(folders, all_runs):
         key = next(iter(runs))[0]
-        levels, reference, table = paired(runs)
+        levels, reference, table = paired(runs, span=span)
         tag = f"{_label(runs, folder)}: " if len(folders) > 1 else ""
         for ax, name in zip(axes, ["one_norm_eps", "grad_l1"]):
             for value, per_key in table.items():
