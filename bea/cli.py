@@ -82,10 +82,16 @@ def _parse_vars(names, flag="--loss"):
 
 
 def _parse_loss(loss, names, flag="--loss"):
+    """(E, variables) from text and ``--vars``, or a library loss by its name (no ``--vars``)."""
+    from . import losses
+
     if loss is None:
         if names:
             raise BeaError(f"--vars needs {flag}")
         return None, None
+    if names is None and loss in losses.LOSSES:
+        E, variables, _ = losses.get(loss)
+        return E, variables
     variables = _parse_vars(names, flag)
     return read(loss, {str(v): v for v in variables}, flag), variables
 
@@ -134,8 +140,15 @@ def _optimizer(args):
     return load_spec(args.spec)
 
 
+def _with_schedule(params, args):
+    """--schedule NAME:T as the ``schedule`` hyperparameter (bea.schedules)."""
+    if getattr(args, "schedule", None):
+        params["schedule"] = args.schedule
+    return params
+
+
 def cmd_derive(args):
-    params = _parse_params(args.param)
+    params = _with_schedule(_parse_params(args.param), args)
     _check_order(args)
     if args.step is not None and not 0 <= args.step <= args.max_steps:
         raise BeaError(f"--step must be in [0, {args.max_steps:,}] (exact powers a^N grow with N; --finite gives "
@@ -167,27 +180,30 @@ def _derive_batches(args, params):
     if args.reshuffled:
         mean = batch.reshuffled()
         print("\nrandom reshuffling each epoch: the expected epoch follows F̄ = (1/k) Σ_r F^(r)")
-        for i, (F, V) in enumerate(zip(mean.terms, mean.potentials)):
-            print(f"  F̄{i} = {list(F)}" + (f" = −∇({V})" if V is not None else " (not a gradient)"))
+        for i, (F, V, why) in enumerate(zip(mean.terms, mean.potentials, mean.reasons)):
+            print(f"  F̄{i} = {list(F)}" + (f" = −∇({V})" if V is not None else f" ({why})"))
 
 
 def cmd_verify(args):
     from . import verify
     from .atomic import writable_folder
     from .concrete import check_loss
+    from .games import Game
     from .integrate import step_sizes
     from .optimizers import build
+    from .plan import plan
 
     order = _check_order(args)
     optimizer = _optimizer(args)
     label = args.optimizer or optimizer.name
-    params = _parse_params(args.param)
+    params = _with_schedule(_parse_params(args.param), args)
     spec, _ = build(optimizer, params, require_all=True)  # every check before any work
+    plan(spec)  # refuses what the engine cannot derive before a folder is made
     if args.loss_expr:
         if args.dim is not None:
             raise BeaError("--dim applies to a library loss (--loss), not to --loss-expr")
         loss, variables = _parse_loss(args.loss_expr, args.vars, "--loss-expr")
-        if not args.theta0:
+        if args.theta0 is None:
             raise BeaError("--loss-expr needs a starting point --theta0, one number per variable")
         theta0 = _parse_numbers(args.theta0, "--theta0", len(variables))
         name = args.loss_expr if len(args.loss_expr) <= 60 else args.loss_expr[:57] + "..."
@@ -195,7 +211,7 @@ def cmd_verify(args):
         if args.vars:
             raise BeaError("--vars goes with --loss-expr (a library loss has its own variables)")
         loss, variables, theta0 = _library_loss(args.loss, args.dim)
-        theta0 = _parse_numbers(args.theta0, "--theta0", len(variables)) if args.theta0 else theta0
+        theta0 = _parse_numbers(args.theta0, "--theta0", len(variables)) if args.theta0 is not None else theta0
         name = args.loss + (f" (d = {args.dim})" if args.dim else "")
     if not 2 <= args.levels <= 60:
         raise BeaError(f"--levels must be in [2, 60], got {args.levels}")
@@ -208,7 +224,8 @@ def cmd_verify(args):
         raise BeaError(f"this study runs {steps:,} steps (T/h summed over the {args.levels} step sizes); the limit is "
                        f"{args.max_steps:,}: fewer --levels, a larger --h-max or a shorter --T, or --max-steps "
                        f"{steps} to lift it")
-    verify.check_smooth(check_loss(loss, variables, spec)[0])
+    if not isinstance(loss, Game):  # a game's field is checked where it is read
+        verify.check_smooth(check_loss(loss, variables, spec)[0])
     default = f"runs/verify/{_safe(label)}_{_safe(args.loss) if not args.loss_expr else 'user'}"
     out = writable_folder(args.out or default)
     result = verify.study(optimizer, loss, variables, theta0, orders=range(order + 1), hs=hs,
@@ -300,6 +317,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("optimizer", nargs="?", help="optimizer name (see `bea list`)")
     d.add_argument("--spec", metavar="FILE", help="an optimizer of your own, as a TOML spec (docs/optimizers.md)")
     d.add_argument("--order", type=int, default=1, help="order p in h (default 1)")
+    d.add_argument("--schedule", metavar="NAME:T", help="step-size schedule eta(t): warmup:T, cosine:T, exp_warmup:T")
     d.add_argument("--max-order", type=int, default=MAX_ORDER, metavar="P",
                    help=f"refuse orders above P (default {MAX_ORDER}; derivations grow fast with the order)")
     d.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
@@ -310,7 +328,8 @@ def parser() -> argparse.ArgumentParser:
     regime = d.add_mutually_exclusive_group()
     regime.add_argument("--finite", action="store_true", help="finite-n field on each interval (default: n → ∞)")
     regime.add_argument("--step", type=int, default=None, metavar="N", help="the field on the interval of step N")
-    d.add_argument("--loss", help="a concrete loss, e.g. '(x*y-1)**2/2 + x**4/10' (abstract when omitted)")
+    d.add_argument("--loss", help="a concrete loss, e.g. '(x*y-1)**2/2 + x**4/10' with --vars x,y, or a library loss by name "
+                        "(see `bea verify --help`); abstract when omitted")
     d.add_argument("--vars", help="its variables, comma-separated, e.g. x,y")
     d.add_argument("--format", choices=["pretty", "latex", "json"], default="pretty")
     d.add_argument("--batch-loss", action="append", metavar="EXPR",
@@ -332,6 +351,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
                    help=f"refuse studies of more than N steps over all step sizes (default {MAX_STEPS:,})")
     v.add_argument("--param", action="append", metavar="KEY=VALUE", help="hyperparameters and options (numbers)")
+    v.add_argument("--schedule", metavar="NAME:T", help="step-size schedule eta(t): warmup:T, cosine:T, exp_warmup:T")
     v.add_argument("--loss", default="nonconvex", help="a library loss: quadratic, rosenbrock, nonconvex, logistic, "
                                                        "two_layer (default nonconvex)")
     v.add_argument("--dim", type=int, help="dimension of the library loss")
@@ -365,6 +385,13 @@ def _error(message) -> int:
     return 2
 
 
+def _refuse_empty(args):
+    """An option given as an empty string is a mistake, never "use the default"."""
+    for name, value in vars(args).items():
+        if isinstance(value, str) and not value.strip():
+            raise BeaError(f"--{name.replace('_', '-')} is empty; give a value or leave the option out")
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit code (0, 2 for bad input, 130 when interrupted)."""
     with warnings.catch_warnings():
@@ -375,6 +402,7 @@ def main(argv=None) -> int:
                 args = parser().parse_args(argv)
             except SystemExit as exc:  # --help and --version print and stop
                 return exc.code if isinstance(exc.code, int) else 0
+            _refuse_empty(args)
             args.func(args)
         except BeaError as exc:
             return _error(exc)

@@ -1,13 +1,16 @@
 """Concrete calculus: a given loss E(x₁,…,x_d) in named variables, any dimension."""
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from numbers import Real
 
 import sympy as sp
+import symengine as se
 
 from . import symbols as S
+from . import trees
 from .errors import BeaError, NonSmoothWarning
 from .expr import JUMPS, check_expression, nonsmooth, read
 from .numeric import gradient_function  # noqa: F401 (moved to bea.numeric; importable here as before)
@@ -51,6 +54,8 @@ def check_loss(loss, variables, spec=None):
     if not isinstance(loss, sp.Basic):
         raise BeaError(f"the loss must be a SymPy expression (or text), got {type(loss).__name__}")
     check_expression(loss, "the loss")
+    if loss.has(S.Grad, S.Prev, S.CoordSum):
+        raise BeaError("grad(·), prev(·) and sum(·) belong in an optimizer's step and states, not in a loss")
     stray = loss.free_symbols - set(variables)
     if stray:
         raise BeaError(
@@ -87,37 +92,100 @@ def _spec_names(spec) -> set:
 
 
 class ConcreteCalculus:
-    """Fields are d-tuples of expressions in the variables; D_F u = (∇u)·F."""
+    """Local values are d-tuples of SymEngine expressions in the variables; D_F u = (∇u)·F (+ ∂_t u).
 
-    def __init__(self, loss, variables):
-        self.loss, self.variables = check_loss(loss, variables)
-        self.dimension = len(self.variables)
-        self.gradient = tuple(sp.diff(self.loss, x) for x in self.variables)
-
-    def local(self, expr):
-        expr = sp.sympify(expr)
-        return tuple(expr.xreplace({S.g: gj, S.theta: xj}) for gj, xj in zip(self.gradient, self.variables))
-
-    def lie(self, u, F):
-        return tuple(sp.Add(*(sp.diff(uj, x) * Fi for x, Fi in zip(self.variables, F) if Fi != 0)) for uj in u)
-
-    def tidy(self, field):
-        return field
-
-
-def potential(field, variables):
-    """V with ∇V = ``field`` (a column over ``variables``), or None when the field is not a gradient.
-
-    A field is a gradient iff its Jacobian is symmetric; V is then built coordinate by
-    coordinate, V = ∫F₁dx₁ + ∫(F₂ − ∂₂V)dx₂ + …, and checked by differentiation.
+    ``field`` replaces ∇E by a vector field v (a game's simultaneous gradient); ``masks`` maps
+    per-coordinate symbols of a spec to their values on each variable (e.g. a player indicator).
     """
-    F, xs = sp.Matrix(field), list(variables)
-    J = F.jacobian(xs)
-    if any(sp.simplify(J[i, j] - J[j, i]) != 0 for i in range(len(xs)) for j in range(i)):
-        return None
-    V = sp.S.Zero
-    for i, x in enumerate(xs):
-        V += sp.integrate(sp.simplify(F[i] - sp.diff(V, x)), x)
-    if V.has(sp.Integral) or any(sp.simplify(sp.diff(V, x) - Fi) != 0 for x, Fi in zip(xs, F)):
-        return None
-    return sp.simplify(V)
+
+    offsets = True  # a gradient at θ + u with u = O(1) is a substitution here
+
+    def __init__(self, loss, variables, field=None, masks=None):
+        if field is None:
+            self.loss, self.variables = check_loss(loss, variables)
+            gradient = [sp.diff(self.loss, x) for x in self.variables]
+        else:
+            self.loss, self.variables = None, tuple(variables)
+            gradient = list(field)
+        self.dimension = len(self.variables)
+        self.masks = dict(masks or {})
+        self.x = [se.Symbol(v.name) for v in self.variables]
+        self.g = [se.sympify(e) for e in gradient]
+        self.t = se.Symbol(S.t.name)
+        self.names = {v.name: v for v in self.variables} | {S.t.name: S.t, S.n.name: S.n}
+        self.slow = {}          # slow-state symbol -> its per-coordinate variables
+        self._derivatives = {}
+
+    def _se(self, expr):
+        expr = sp.sympify(expr)
+        for sym in expr.free_symbols:
+            self.names.setdefault(sym.name, sym)
+        return trees.from_sympy(expr)
+
+    def const(self, value):
+        return (self._se(value),) * self.dimension
+
+    def local(self, expr, placeholders=None):
+        e = self._se(expr)
+        out = []
+        for j in range(self.dimension):
+            sub = {se.Symbol(S.g.name): self.g[j], se.Symbol(S.theta.name): self.x[j]}
+            sub.update({se.Symbol(k.name): vars_[j] for k, vars_ in self.slow.items()})
+            sub.update({se.Symbol(k.name): se.sympify(v[j]) for k, v in self.masks.items()})
+            sub.update({se.Symbol(p.name): v[j] for p, v in (placeholders or {}).items()})
+            out.append(e.xreplace(sub))
+        return tuple(out)
+
+    def variable(self, symbol):
+        self.slow[symbol] = tuple(se.Symbol(f"{symbol.name}_{v.name}") for v in self.variables)
+        for s, v in zip(self.slow[symbol], self.variables):
+            self.names[s.name] = sp.Symbol(s.name, real=True)
+        return self.slow[symbol]
+
+    def direction(self, components: dict, time: bool):
+        pairs = [(x, f) for key, value in components.items() for x, f in zip(key, value) if f != 0]
+        return pairs + ([(self.t, se.Integer(1))] if time else [])
+
+    def lie(self, u, direction):
+        return tuple(se.Add(*(trees.diff(uj, x) * f for x, f in direction)) for uj in u)
+
+    def _dg(self, j, idx, at):
+        """∂^{idx} g_j, at θ + ``at`` (the offset's j-independent substitution) when given."""
+        key = (j, idx, at)
+        if key not in self._derivatives:
+            if at is not None:
+                d = self._dg(j, idx, None).xreplace({x: x + a for x, a in zip(self.x, at)})
+            elif idx:
+                d = trees.diff(self._dg(j, idx[:-1], None), self.x[idx[-1]])
+            else:
+                d = self.g[j]
+            self._derivatives[key] = d
+        return self._derivatives[key]
+
+    def contract(self, args, at=None):
+        if at is not None and all(a == 0 for a in at):
+            at = None
+        out = []
+        for j in range(self.dimension):
+            total = se.Integer(0)
+            for idx in itertools.product(range(self.dimension), repeat=len(args)):
+                weight = se.Mul(*(a[i] for a, i in zip(args, idx)))
+                if weight != 0:
+                    total += self._dg(j, tuple(sorted(idx)), at) * weight
+            out.append(total)
+        return tuple(out)
+
+    def coord_sum(self, u):
+        return (se.Add(*u),) * self.dimension
+
+    def simplify(self, value):
+        return value
+
+    def output(self, value, substitute=None):
+        """The SymPy column of a local value, in the original variables (``substitute``: SymPy
+        symbol -> expression, applied before leaving SymEngine)."""
+        if substitute:
+            sub = {se.Symbol(k.name): self._se(v) for k, v in substitute.items()}
+            value = [e.xreplace(sub) for e in value]
+        memo = {}
+        return [trees.to_sympy(e, self.names, memo) for e in value]

@@ -30,16 +30,118 @@ def _eps(ode):
 
 
 def readable(expr, ode):
-    """Write √(g² + ε) as s (when the optimizer has an ε) for display."""
+    """Write √(g² + ε) as s (when the optimizer has an ε) and c·a − c as −c·(1 − a) for a decay a, for display."""
     eps = _eps(ode)
-    return expr if eps is None else expr.subs(sp.sqrt(S.g**2 + eps), s_sym)
+    expr = expr if eps is None else expr.subs(sp.sqrt(S.g**2 + eps), s_sym)
+    return one_minus(expr, {hp.symbol for hp in ode.spec.hyperparameters if hp.domain in ("unit", "open_unit")})
+
+
+class _OneMinus(sp.Symbol):
+    """(1 − a) as one printed factor (display only)."""
+
+    def _sympystr(self, printer):
+        return f"(1 - {self.name})"
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        return prettyForm(f"(1 - {text(self.name)})")
+
+    def _latex(self, printer):
+        return rf"\left(1 - {sp.latex(sp.Symbol(self.name))}\right)"
+
+
+def one_minus(expr, decays):
+    """Factors written (1 − β) rather than (β − 1) for a decay β (display only).
+
+    >>> b = sp.Symbol("beta")
+    >>> one_minus(1 / (2 * b - 2), {b})
+    -1/(2*(1 - beta))
+    """
+    def split(e):
+        if not (e.is_Add and len(e.args) == 2):
+            return None
+        number = [a for a in e.args if a.is_Number]
+        rest = [a for a in e.args if not a.is_Number]
+        if len(number) != 1 or len(rest) != 1:
+            return None
+        c, a = rest[0].as_coeff_Mul()
+        return (c, a) if a in decays and c == -number[0] and c > 0 else None
+
+    def rewrite(e):
+        c, a = split(e)
+        return -c * _OneMinus(a.name)
+
+    return expr.replace(lambda e: split(e) is not None, rewrite) if decays else expr
+
+
+def _decays(ode):
+    return [hp.symbol for hp in ode.spec.hyperparameters if hp.domain in ("unit", "open_unit")]
+
+
+def memory_form(c, decays):
+    """A finite-n coefficient as its n → ∞ form with each x/(1 − x) replaced by the bias-corrected
+    memory b_n(x) = x/(1 − x) − (n + 1)x^{n+1}/(1 − x^{n+1}) (CKS24), when it is exactly that; else None.
+
+    The n → ∞ coefficient is read as α + Σ_x κ_x·x/(1 − x) (affine in each X = x/(1 − x)), and the
+    candidate α + Σ_x κ_x b_n(x) is checked to equal ``c`` identically.
+
+    >>> from bea import symbols as S
+    >>> b, n = S.beta, S.n
+    >>> memory_form(b/(1 - b) - (n + 1)*b**(n + 1)/(1 - b**(n + 1)) + 3, [b])
+    b_n(beta) + 3
+    """
+    from .moments import stationary_limit
+    from .rational import factor
+
+    present = [x for x in decays if c.has(x**S.n) or c.has(x ** (S.n + 1))]
+    if not present or not c.has(S.n):
+        return None
+    limit = stationary_limit(c)
+    X = {x: sp.Symbol(f"X_{x.name}") for x in present}
+    affine = sp.expand(sp.cancel(limit.subs({x: X[x] / (1 + X[x]) for x in present})))
+    if any(sp.degree(affine, X[x]) > 1 if affine.is_polynomial(X[x]) else True for x in present):
+        return None
+    b_n = {x: sp.Function("b_n")(x) for x in present}
+    candidate = affine.subs({X[x]: b_n[x] for x in present})
+    full = candidate.subs({b_n[x]: x / (1 - x) - (S.n + 1) * x ** (S.n + 1) / (1 - x ** (S.n + 1)) for x in present})
+    powers = {x**S.n: sp.Symbol(f"P_{x.name}", positive=True) for x in present}
+    def rational(e):
+        return sp.expand_power_base(sp.powsimp(sp.expand(e), combine="exp")).replace(
+            lambda p: p.is_Pow and p.exp.has(S.n), lambda p: powers[p.base**S.n] ** sp.Poly(p.exp, S.n).coeffs()[0]
+            * p.base ** (sp.Poly(p.exp, S.n).all_coeffs()[1] if sp.Poly(p.exp, S.n).degree() == 1 else 0))
+    try:
+        if factor(rational(c) - rational(full)) != 0:
+            return None
+    except (sp.PolynomialError, KeyError, IndexError):
+        return None
+    return sp.collect(sp.expand(candidate), list(b_n.values()), sp.factor)
+
+
+def compact(c):
+    """``c`` factored, unless factoring splits powers of exp (e^{10t} − 1 into cyclotomic pieces in e^t):
+    then the shortest of the factored, expanded-fraction and expanded forms.
+
+    >>> t = sp.Symbol("t")
+    >>> compact((1 - sp.exp(-10*t)) / 4)
+    1/4 - exp(-10*t)/4
+    >>> compact(sp.Symbol("b")**2 - 1)
+    (b - 1)*(b + 1)
+    """
+    factored = sp.factor(c)
+    if not factored.has(sp.exp):
+        return factored
+    numerator, denominator = sp.fraction(sp.together(c))
+    cancelled = sp.cancel(c)
+    forms = [factored, cancelled, sp.expand(cancelled), sp.expand(numerator) / sp.expand(denominator)]
+    return min(forms, key=sp.count_ops)
 
 
 def _coefficient(c, ode):
     """A coefficient c(g) rewritten in s (g² = s² − ε) and split into partial fractions."""
     eps = _eps(ode)
     if not c.has(S.g) or eps is None:
-        return sp.factor(c)
+        return compact(c)
     if c.has(sp.Abs(S.g)):  # ε outside the root: write it in a = |g| (g² = a²), partial fractions in a
         a = sp.Symbol("|g|", positive=True)
         in_a = sp.factor(c.replace(sp.Abs(S.g), a).replace(lambda e: e.is_Pow and e.base == S.g,
@@ -47,7 +149,7 @@ def _coefficient(c, ode):
         return in_a if in_a.has(S.g) else sp.collect(sp.apart(in_a, a), a, sp.factor)
     in_s = sp.simplify(c.subs(S.g**2, s_sym**2 - eps))
     if in_s.has(S.g):
-        return readable(sp.factor(c), ode)
+        return readable(compact(c), ode)
     try:  # A + B/s² + …, each coefficient factored
         return sp.collect(sp.apart(sp.together(in_s), s_sym), s_sym, sp.factor)
     except (sp.PolynomialError, NotImplementedError):
@@ -104,21 +206,32 @@ def recognition_lines(ode):
             out.append(f"F{sub}: not a combination of gradients of known functionals")
             continue
         if rec.is_gradient:
-            reg = " + ".join(f"({text(sp.factor(p.coefficient))})·{p.functional.name}" for p in rec.parts)
+            reg = " + ".join(f"({text(readable(compact(p.coefficient), ode))})·{p.functional.name}" for p in rec.parts)
             lead = "−∇" if P == 1 else "−P ⊙ ∇"
-            out.append(f"F{sub} = {lead}({reg}): a gradient; implicit regularizer {power}·({reg})")
+            when = " at each time t" if any(p.coefficient.has(S.t) for p in rec.parts) else ""
+            out.append(f"F{sub} = {lead}({reg}): a gradient{when}; implicit regularizer {power}·({reg})")
             if rec.order == 1:
                 out.append(f"  modified loss: Ẽ = E + {power}·({reg})")
         else:
             for p in rec.parts:
-                c = _coefficient(p.coefficient, ode)
-                out.append(f"F{sub} = −P ⊙ c ⊙ ∇{p.functional.name}, c = {text(c)}")
-            out.append("  not a gradient of one functional: c varies with the coordinate (through g)")
+                short = memory_form(p.coefficient, _decays(ode))
+                c = short if short is not None else _coefficient(p.coefficient, ode)
+                out.append(f"F{sub} = −P ⊙ c ⊙ ∇{p.functional.name}, c = {text(readable(c, ode))}")
+                if short is not None:
+                    out.append("  with the bias-corrected memory b_n(x) = x/(1 − x) − (n + 1)x^(n+1)/(1 − x^(n+1)) "
+                               "(→ x/(1 − x) as n → ∞)")
+            if not all(p.constant for p in rec.parts):
+                out.append("  not a gradient of one functional: c varies with the coordinate (through g)")
         if rec.rest != 0:
             out.append(f"  plus terms not of that form: {text(readable(rec.rest, ode))}")
         for p in rec.parts:
             for rg in p.regimes:
-                out.append(f"  {rg.name}: coefficient → {text(rg.coefficient)}: {text(rg.verdict())}")
+                out.append(f"  {rg.name}: coefficient → {text(readable(rg.coefficient, ode))}: {text(rg.verdict())}")
+            if p.crossover is not None:
+                at = p.crossover
+                shown = f"{float(at):.4g}" if at.is_number else text(readable(at, ode))
+                ratio = f" = {float(at / sp.sqrt(ode.values[S.eps])):.4g}·√ε" if at.is_number and ode.values.get(S.eps) else ""
+                out.append(f"  the coefficient changes sign at |∂_jE| = {shown}{ratio} (between the two regimes)")
     return out
 
 
@@ -185,7 +298,7 @@ def recognition_latex(ode) -> list[str]:
             continue
         if rec.is_gradient:
             terms = (rf"\left({_tex(c)}\right)" if isinstance(c, sp.Add) else _tex(c)
-                     for c in (sp.factor(p.coefficient) for p in rec.parts))
+                     for c in (readable(compact(p.coefficient), ode) for p in rec.parts))
             reg = " + ".join(rf"{c} {p.functional.latex}" for c, p in zip(terms, rec.parts))
             lead = "-" if P == 1 else r"-P \odot "
             rows.append(rf"{F} &= {lead}\nabla\left({reg}\right)")
@@ -193,15 +306,19 @@ def recognition_latex(ode) -> list[str]:
                 rows.append(rf"\tilde E &= E + {power} \left({reg}\right)")
         else:
             for p in rec.parts:
-                rows.append(rf"{F} &= -P \odot c \odot \nabla {p.functional.latex}, \quad "
-                            rf"c = {_tex(_coefficient(p.coefficient, ode), ode)}")
-            rows.append(r"&\quad \text{not a gradient of one functional: } c \text{ varies with the coordinate "
-                        r"(through } g \text{)}")
+                short = memory_form(p.coefficient, _decays(ode))
+                c = short if short is not None else _coefficient(p.coefficient, ode)
+                rows.append(rf"{F} &= -P \odot c \odot \nabla {p.functional.latex}, \quad c = {_tex(c, ode)}")
+                if short is not None:
+                    rows.append(r"&\quad b_n(x) = \frac{x}{1 - x} - \frac{(n + 1)\, x^{n+1}}{1 - x^{n+1}}")
+            if not all(p.constant for p in rec.parts):
+                rows.append(r"&\quad \text{not a gradient of one functional: } c \text{ varies with the coordinate "
+                            r"(through } g \text{)}")
         if rec.rest != 0:
             rows.append(rf"&\quad \text{{plus terms not of that form: }} {_tex(rec.rest, ode)}")
         for p in rec.parts:
             for rg in p.regimes:
-                rows.append(rf"&{_tex_name(rg.name)}: \quad c \to {_tex(rg.coefficient)}:")
+                rows.append(rf"&{_tex_name(rg.name)}: \quad c \to {_tex(rg.coefficient, ode)}:")
                 rows.append(rf"&\qquad {_tex_verdict(rg)}")
     return rows
 

@@ -36,6 +36,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from . import symbols as S
 from .errors import BeaError
 
 
@@ -64,6 +65,10 @@ FUNCTIONS = {
     "atan2": (sp.atan2, 2, 2),
     "Max": (sp.Max, 2, 16),
     "Min": (sp.Min, 2, 16),
+    # the optimizer language's constructs (bea.symbols): refused in losses by check_loss
+    "grad": (S.Grad, 1, 1),
+    "prev": (S.Prev, 1, 1),
+    "sum": (S.CoordSum, 1, 1),
 }
 CONSTANTS = {"pi": sp.pi, "E": sp.E}
 #: Functions that jump (no derivative across the jump) and that bend (continuous, with a kink).

@@ -11,11 +11,13 @@ two successive extrapolations agree to 10^(5−dps).
 from __future__ import annotations
 
 import mpmath
+import numpy as np
 import sympy as sp
 
 from . import symbols as S
 from .errors import BeaError
-from .iterate import _prepared
+from .iterate import Program, _prepared
+from .optimizers import build
 from .numeric import function, gradient_function
 from .spec import exact
 
@@ -26,42 +28,51 @@ def _mpf(value):
     return mpmath.mpf(int(q.p)) / int(q.q)
 
 
-def iterate_mp(optimizer, loss, variables, theta0, steps: int, h, dps: int = 40, **hyper_and_options):
-    """The iterates θ₀ … θ_steps in ``dps``-digit arithmetic: a list of rows of mpf."""
+def iterate_mp(optimizer, loss, variables, theta0, steps: int, h, dps: int = 40, states: bool = False,
+               **hyper_and_options):
+    """The iterates θ₀ … θ_steps in ``dps``-digit arithmetic: a list of rows of mpf (with ``states``,
+    also {state symbol: rows}, the states entering each step, as :func:`bea.iterate` gives them)."""
+    from .games import as_field, check_field
+
     with mpmath.workdps(dps):
-        spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
-        grad = gradient_function(loss, variables, "mpmath")
-        local = [S.g, S.theta, S.n]
-        inputs = [function(local, st.input, "mpmath") for st in spec.states]
-        coeffs = [(_mpf(st.decay), _mpf(st.scale)) for st in spec.states]
-        step = function([*(st.symbol for st in spec.states), *local], spec.step, "mpmath")
-        hm = _mpf(h)
-        theta = [_mpf(t) for t in theta0]
-        states = [[mpmath.mpf(0)] * len(theta) for _ in spec.states]
-        out = [list(theta)]
+        loss, variables, field, players = as_field(loss, variables, None, None)
+        masks = {}
+        if field is None:
+            spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
+            grad = gradient_function(loss, variables, "mpmath")
+        else:
+            field, variables, masks = check_field(field, variables, players, None)
+            spec, values = build(optimizer, hyper_and_options, require_all=True)
+            spec = spec.substitute(values)
+            grad = function([list(variables)], list(field), "mpmath")
+        program = Program(spec, _mpf(h), "mpmath", masks)
+        theta = np.array([_mpf(t) for t in theta0], dtype=object)
+        old = {sym: np.array([mpmath.mpf(0)] * len(theta), dtype=object) for sym in program.states}
+        recorded, out, kept = {}, [list(theta)], [dict(old)]
         for n in range(steps):
-            g = grad(theta)
-            states = [[a * s + b * u(gj, tj, n) for s, gj, tj in zip(state, g, theta)]
-                      for state, (a, b), u in zip(states, coeffs, inputs)]
-            theta = [tj - hm * step(*(state[j] for state in states), g[j], tj, n) for j, tj in enumerate(theta)]
+            theta, old, recorded = program.advance(lambda n, point: np.array(grad(list(point)), dtype=object), n,
+                                                   theta, old, recorded)
             out.append(list(theta))
-        return out
+            kept.append(dict(old))
+        if not states:
+            return out
+        return out, {sym: [list(k[sym]) for k in kept] for sym in program.states}
 
 
-def _midpoint(f, y, H, substeps):
-    """Modified midpoint rule over a step H with ``substeps`` substeps (Gragg's smoothing)."""
+def _midpoint(f, t0, y, H, substeps):
+    """Modified midpoint rule for y' = f(t, y) over [t0, t0 + H] with ``substeps`` substeps (Gragg's smoothing)."""
     d = H / substeps
-    z0, z1 = y, [a + d * b for a, b in zip(y, f(y))]
-    for _ in range(substeps - 1):
-        z0, z1 = z1, [a + 2 * d * b for a, b in zip(z0, f(z1))]
-    return [(a + b + d * c) / 2 for a, b, c in zip(z1, z0, f(z1))]
+    z0, z1 = y, [a + d * b for a, b in zip(y, f(t0, y))]
+    for k in range(1, substeps):
+        z0, z1 = z1, [a + 2 * d * b for a, b in zip(z0, f(t0 + k * d, z1))]
+    return [(a + b + d * c) / 2 for a, b, c in zip(z1, z0, f(t0 + H, z1))]
 
 
-def _gbs_step(f, y, H, tol, levels=12):
-    """One extrapolated step; returns (y(H), error estimate)."""
+def _gbs_step(f, t0, y, H, tol, levels=12):
+    """One extrapolated step from t0; returns (y(t0 + H), error estimate)."""
     table = []
     for k in range(1, levels + 1):
-        row = [_midpoint(f, y, H, 2 * k)]
+        row = [_midpoint(f, t0, y, H, 2 * k)]
         for j in range(1, k):  # Aitken–Neville in (H/n)²
             ratio = (mpmath.mpf(k) / (k - j)) ** 2 - 1
             row.append([a + (a - b) / ratio for a, b in zip(row[j - 1], table[-1][j - 1])])
@@ -73,16 +84,17 @@ def _gbs_step(f, y, H, tol, levels=12):
     raise BeaError(f"high-precision integration did not converge on a step of {H} (error {err}); use fewer digits")
 
 
-def integrate_mp(ode, theta0, steps: int, dps: int = 40):
-    """θ̃ at t = 0, h, …, steps·h in ``dps``-digit arithmetic; returns (rows of mpf, error estimate)."""
+def integrate_mp(ode, theta0, steps: int, dps: int = 40, start: int = 0):
+    """y at t = start·h, …, (start + steps)·h in ``dps``-digit arithmetic from y = ``theta0`` (θ, and the slow
+    states' variables of a joint flow); returns (rows of mpf, error estimate)."""
     with mpmath.workdps(dps):
-        fn = function([list(ode.variables), S.n], list(ode.field), "mpmath")
+        fn = function([list(ode.flow_variables), S.n, S.t], list(ode.field), "mpmath")
         H = _mpf(ode.h)
         tol = mpmath.mpf(10) ** (5 - dps)
-        y = [_mpf(t) for t in theta0]
+        y = [_mpf(t) if not isinstance(t, mpmath.mpf) else t for t in theta0]
         out, worst = [list(y)], mpmath.mpf(0)
-        for n in range(steps):
-            y, err = _gbs_step(lambda z, n=n: fn(z, n), y, H, tol)
+        for n in range(start, start + steps):
+            y, err = _gbs_step(lambda t, z, n=n: fn(z, n, t), n * H, y, H, tol)
             worst = max(worst, err)
             out.append(list(y))
         return out, float(worst)

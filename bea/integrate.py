@@ -41,30 +41,32 @@ class _Budget:
         return counted
 
 
-def integrate(ode, theta0, steps: int, rtol: float = RTOL, atol: float = ATOL, max_step: float = np.inf) -> np.ndarray:
-    """θ̃(0), θ̃(h), …, θ̃(steps·h) of a concrete modified ODE: shape (steps+1, d)."""
+def integrate(ode, theta0, steps: int, rtol: float = RTOL, atol: float = ATOL, max_step: float = np.inf,
+              start: int = 0) -> np.ndarray:
+    """θ̃ at t = start·h, …, (start + steps)·h of a concrete modified ODE from θ̃(start·h) = ``theta0``:
+    shape (steps+1, d) (d counts the slow states' variables too when the flow has them)."""
     if getattr(ode, "variables", None) is None:
         raise BeaError("an abstract modified ODE cannot be integrated; call .concretize(loss, variables) first")
     if not getattr(ode.h, "is_number", False):
         raise BeaError("integration needs a number for h; pass h= when deriving the modified ODE")
     steps, h = check_steps(steps, ode.h)
-    y = check_start(theta0, len(ode.variables))
-    grid = h * np.arange(steps + 1)
+    y = check_start(theta0, len(getattr(ode, "flow_variables", ode.variables)))
+    grid = h * np.arange(start, start + steps + 1)
     budget = _Budget(EVALUATIONS_PER_STEP * max(steps, 1))
     out = np.empty((steps + 1, y.size))
     out[0] = y
     try:
         if steps and not ode.step_dependent:
-            sol = solve_ivp(budget(ode.rhs), (0.0, grid[-1]), y, method="DOP853", t_eval=grid, rtol=rtol,
+            sol = solve_ivp(budget(ode.rhs), (grid[0], grid[-1]), y, method="DOP853", t_eval=grid, rtol=rtol,
                             atol=atol, max_step=max_step)
-            _check(sol, 0.0)
+            _check(sol, grid[0])
             return sol.y.T
-        for n in range(steps):
-            sol = solve_ivp(budget(ode.rhs_at_step(n)), (grid[n], grid[n + 1]), y, method="DOP853", rtol=rtol,
-                            atol=atol, max_step=max_step)
-            _check(sol, grid[n])
+        for k in range(steps):
+            sol = solve_ivp(budget(ode.rhs_at_step(start + k)), (grid[k], grid[k + 1]), y, method="DOP853",
+                            rtol=rtol, atol=atol, max_step=max_step)
+            _check(sol, grid[k])
             y = sol.y[:, -1]
-            out[n + 1] = y
+            out[k + 1] = y
     except _Stalled:
         raise BeaError(f"integration of the modified ODE stalled at t = {budget.t:.6g}: more than "
                        f"{EVALUATIONS_PER_STEP:,} field evaluations per step (is the field smooth there? a kink "

@@ -8,12 +8,14 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import sympy as sp
 
 from . import symbols as S
 from .concrete import check_loss
 from .errors import BeaError
 from .numeric import function, gradient_function
 from .optimizers import build
+from .schedules import check_horizon
 from .spec import check_value
 
 
@@ -24,10 +26,14 @@ def _prepared(optimizer, loss, variables, hyper_and_options):
     return spec.substitute(values), loss, variables
 
 
-def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_options) -> np.ndarray:
+def iterate(optimizer, loss, variables, theta0, steps: int, h, field=None, players=None, states: bool = False,
+            **hyper_and_options):
     """θ₀, θ₁, …, θ_steps of the optimizer on ``loss``: an array of shape (steps+1, d).
 
-    Every hyperparameter needs a number here.
+    Every hyperparameter needs a number here.  ``field`` (with ``loss=None``) runs the optimizer
+    on a vector field in place of ∇E, ``players`` as in :func:`bea.modified_ode`.  With
+    ``states=True`` the result is (iterates, {state symbol: array (steps+1, d)}), the states
+    after each step (zero at step 0).
 
     Examples
     --------
@@ -36,11 +42,28 @@ def iterate(optimizer, loss, variables, theta0, steps: int, h, **hyper_and_optio
     >>> bea.iterate("gd", x**2 / 2, [x], [1.0], steps=2, h=0.5)[:, 0]
     array([1.  , 0.5 , 0.25])
     """
+    from .games import as_field
+
     steps, h = check_steps(steps, h)
-    spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
+    loss, variables, field, players = as_field(loss, variables, field, players)
+    masks = {}
+    if field is None:
+        spec, loss, variables = _prepared(optimizer, loss, variables, hyper_and_options)
+        grad = gradient_function(loss, variables)
+    else:
+        from .games import check_field
+
+        field, variables, masks = check_field(field, variables, players, loss)
+        spec, values = build(optimizer, hyper_and_options, require_all=True)
+        spec = spec.substitute(values)
+        grad = function([list(variables)], list(field))
     theta = check_start(theta0, len(variables))
-    grad = gradient_function(loss, variables)
-    return run(spec, lambda n, theta: grad(theta), theta, steps, h)
+    check_horizon(spec, steps * h)
+    out = run(spec, lambda n, point: grad(point), theta, steps, h, masks=masks, keep_states=states)
+    if not states:
+        return out
+    iterates, kept = out
+    return iterates, {sym: np.array([k[sym] for k in kept]) for sym in kept[0]}
 
 
 def check_steps(steps, h) -> tuple[int, float]:
@@ -63,22 +86,104 @@ def check_start(theta0, d: int) -> np.ndarray:
     return theta
 
 
-def run(spec, gradient, theta, steps: int, h: float) -> np.ndarray:
-    """The recursions of a numeric ``spec`` with g_n = ``gradient(n, θ_n)`` (per-step losses allowed)."""
-    local = [S.g, S.theta, S.n]
-    inputs = [function(local, st.input) for st in spec.states]
-    coeffs = [(float(st.decay), float(st.scale)) for st in spec.states]
-    step = function([*(st.symbol for st in spec.states), *local], spec.step)
+class Program:
+    """One step of a numeric spec, compiled: every quantity evaluated on demand, once per step.
 
-    states = [np.zeros_like(theta) for _ in spec.states]
-    out = np.empty((steps + 1, theta.size))
-    out[0] = theta
+    States are updated in dependency order (a state's symbol means its new value wherever it
+    appears; ``prev(q)`` is q at the previous step — at n = 0, q with every state at its start
+    value 0, so prev(g) = g_0 and prev(s) = 0 for a state s), ``grad(P)``
+    calls the gradient at the point P, ``sum(q)`` sums over the coordinates.  Arrays are float64
+    (``modules="numpy"``) or object arrays of mpf (``modules="mpmath"``).
+    """
+
+    def __init__(self, spec, h, modules="numpy", masks=None):
+        self.spec, self.h, self.modules, self.masks = spec, h, modules, dict(masks or {})
+        self.constructs = {}      # placeholder symbol -> (kind, compiled argument)
+        self._made = {}
+        self.states = {st.symbol: st for st in spec.states}
+        self.step = self._compile(spec.step)
+        self.inputs = {sym: self._compile(st.input) for sym, st in self.states.items()}
+        self.decays = {sym: self._compile(st.decay) for sym, st in self.states.items()}
+        self.scales = {sym: self._compile(st.scale) for sym, st in self.states.items()}
+
+    def _compile(self, expr):
+        expr = sp.sympify(expr, strict=True)
+        replace = {}
+        for node in S.constructs_innermost_first(expr):
+            arg = node.args[0].xreplace(replace)
+            key = (type(node), arg)
+            if key not in self._made:
+                sym = sp.Symbol(f"_c{len(self._made)}")
+                self._made[key] = sym
+                self.constructs[sym] = (type(node), self._compile(arg))
+            replace[node] = self._made[key]
+        body = expr.xreplace(replace)
+        names = sorted(body.free_symbols, key=str)
+        fn = function(names, body, self.modules)
+        if self.modules == "mpmath":
+            fn = np.frompyfunc(fn, len(names), 1) if names else fn
+        return names, fn
+
+    def advance(self, gradient, n, theta, old, recorded):
+        """(θ_{n+1}, states after the step, values for prev(·) at the next step)."""
+        d = theta.shape[0]
+        env = {S.theta: theta, S.n: n, S.t: n * self.h, S.h: self.h}
+        env.update({sym: np.asarray(v, dtype=theta.dtype) for sym, v in self.masks.items()})
+
+        def value(sym):
+            if sym in env:
+                return env[sym]
+            if sym == S.g:
+                env[sym] = gradient(n, theta)
+            elif sym in self.states:
+                env[sym] = evaluate(self.decays[sym]) * old[sym] + evaluate(self.scales[sym]) * evaluate(self.inputs[sym])
+            elif sym in self.constructs:
+                kind, arg = self.constructs[sym]
+                if kind is S.Prev:  # at n = 0: the argument with every state at its start value
+                    env[sym] = recorded[sym] if n > 0 else evaluate(arg, {s: old[s] for s in self.states})
+                elif kind is S.Grad:
+                    env[sym] = gradient(n, np.broadcast_to(evaluate(arg), (d,)))
+                else:
+                    env[sym] = np.broadcast_to(np.sum(np.broadcast_to(evaluate(arg), (d,))), (d,))
+            else:
+                raise BeaError(f"{self.spec.name}: {sym} has no value in a step (neither a state, hyperparameter "
+                               "with a number, g, theta, n, t nor h)")
+            return env[sym]
+
+        def evaluate(compiled, bound=None):
+            names, fn = compiled
+            args = [bound[s] if bound and s in bound else value(s) for s in names]
+            return np.broadcast_to(fn(*args), (d,)) if names else np.full(d, fn(), dtype=theta.dtype)
+
+        new_theta = theta - self.h * evaluate(self.step)
+        new_states = {sym: value(sym) for sym in self.states}
+        prev_args = {sym: evaluate(arg) for sym, (kind, arg) in self.constructs.items() if kind is S.Prev}
+        return np.array(new_theta), new_states, prev_args
+
+
+def run(spec, gradient, theta, steps: int, h: float, masks=None, keep_states: bool = False):
+    """The recursions of a numeric ``spec`` with g = ``gradient(n, point)`` (per-step losses allowed), float64.
+
+    Returns the iterates, shape (steps + 1, d) (and the state values after each step when ``keep_states``).
+    """
+    program = Program(spec, h, "numpy", masks)
+    theta = np.asarray(theta, dtype=float)
+    d = theta.shape[0]
+
+    def checked(n, point):
+        return np.broadcast_to(np.asarray(gradient(n, point), dtype=float), (d,))
+
     with np.errstate(all="ignore"):
+        old = {sym: np.zeros(d) for sym in program.states}
+        recorded = {}
+        out = np.empty((steps + 1, d))
+        out[0] = theta
+        kept = [dict(old)]
         for n in range(steps):
-            g = np.asarray(gradient(n, theta), dtype=float)
-            states = [a * s + b * u(g, theta, n) for s, (a, b), u in zip(states, coeffs, inputs)]
-            theta = theta - h * np.broadcast_to(step(*states, g, theta, n), theta.shape)
+            theta, old, recorded = program.advance(checked, n, theta, old, recorded)
             if not np.all(np.isfinite(theta)):
                 raise BeaError(f"{spec.name} diverged at step {n + 1} (non-finite iterate); reduce h")
             out[n + 1] = theta
-    return out
+            if keep_states:
+                kept.append(dict(old))
+    return (out, kept) if keep_states else out

@@ -87,6 +87,16 @@ def two_layer(width: int = 2, samples: int = 4, seed: int = 0):
     return E, params, theta0
 
 
+def bilinear_game():
+    """A regularized bilinear zero-sum game: x minimizes, y maximizes f = xy + x²/4 − y²/4 + x³y/6,
+    as a :class:`bea.games.Game` (v = (∂_x f, −∂_y f), not a gradient)."""
+    from .games import game
+
+    x, y = _symbols(2)
+    f = x * y + x**2 / 4 - y**2 / 4 + x**3 * y / 6
+    return game([f, -f], [[x], [y]]), (x, y), [0.8, -0.4]
+
+
 LOSSES = {
     "quadratic": quadratic,
     "rosenbrock": rosenbrock,
@@ -94,6 +104,7 @@ LOSSES = {
     "shifted_quadratic": shifted_quadratic,
     "logistic": logistic,
     "two_layer": two_layer,
+    "bilinear_game": bilinear_game,
 }
 
 

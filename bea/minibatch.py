@@ -29,16 +29,21 @@ import itertools
 
 import numpy as np
 import sympy as sp
+import symengine as se
 
 from . import engine
 from . import symbols as S
-from .concrete import ConcreteCalculus, check_loss, potential, warn_if_not_smooth
+from . import trees
+from . import potential
+from .concrete import ConcreteCalculus, check_loss, warn_if_not_smooth
 from .errors import BeaError
 from .iterate import check_start, check_steps, run
 from .moments import stationary_limit
 from .numeric import function, gradient_function
-from .ode import check_order, step_index
+from .ode import check_order, derive_abstract, step_index
 from .optimizers import build
+from .plan import plan as make_plan
+from .recognize import preconditioner, recognize
 from .spec import check_value
 
 
@@ -114,9 +119,24 @@ class BatchODE:
         if self.order > 1:
             raise BeaError("the reshuffled expectation holds to order 1: at h² the averaged commutators "
                            "of the batch fields no longer vanish")
-        terms = [sp.simplify(sum((Fs[i] for Fs in self.terms), sp.zeros(len(self.variables), 1)) / self.batches)
+        terms = [sp.expand(sum((Fs[i] for Fs in self.terms), sp.zeros(len(self.variables), 1)) / self.batches)
                  for i in range(self.order + 1)]
-        return Reshuffled(self, terms, [potential(-F, self.variables) for F in terms])
+        found = [potential.find(F, self.variables, [c]) for F, c in zip(terms, self._candidates())]
+        return Reshuffled(self, terms, [f.expr for f in found], [f.reason for f in found])
+
+    def _candidates(self):
+        """Mean potentials from each batch's recognized field (F₀ = −∇E_r, F_i = −∇(Σ c_k Ψ_k(E_r)))."""
+        fields = [F.xreplace(self.values) for F in derive_abstract(self.spec, self.order, self.stationary).terms]
+        if preconditioner(fields[0]) != 1:
+            return [None] * len(fields)
+        out = [sp.Add(*self.losses) / self.batches]
+        for rec in recognize(fields):
+            if not rec.is_gradient or rec.preconditioner != 1:
+                out.append(None)
+                continue
+            out.append(sp.Add(*(p.coefficient * sum(p.functional.psi.subs(S.g, sp.diff(E, x)) for x in self.variables)
+                                for p in rec.parts for E in self.losses)) / self.batches)
+        return out
 
     def pretty(self) -> str:
         lines = [f"{self.spec.title} on {self.batches} mini-batch losses in cyclic order; order {self.order} in h",
@@ -134,11 +154,29 @@ class Reshuffled:
     cyclic: BatchODE
     terms: list
     potentials: list
+    reasons: list   # how each potential was found, or why there is none
 
     @property
     def regularizer(self):
         """V₁ with F̄₁ = −∇V₁: the implicit regularizer of the reshuffled epochs (None if not a gradient)."""
         return self.potentials[1] if len(self.potentials) > 1 else None
+
+
+def _check_memory(spec):
+    """Mini-batch memory is derived for exponential moving averages of g and θ only."""
+    plan = make_plan(spec, True)
+    fed = [st.symbol for st in spec.states if sp.sympify(st.input, strict=True).free_symbols & {s.symbol for s in spec.states}]
+    constructs = any(S.constructs_innermost_first(e) for e in [spec.step, *(st.input for st in spec.states)])
+    if plan.slow or fed or constructs or spec.step.has(S.t):
+        raise BeaError(f"{spec.name}: mini-batch fields with memory are derived for moving averages of g and θ "
+                       "with a step in them; running averages, states fed by states, grad/prev/sum and schedules "
+                       "are derived for full batches only")
+
+
+def _memoryless_fields(spec, loss, variables, order, stationary):
+    calculus = ConcreteCalculus(loss, variables)
+    derivation = engine.derive(spec, calculus, order, stationary)
+    return [sp.Matrix(calculus.output(F[S.theta], derivation.restore)) for F in derivation.fields]
 
 
 def _memory_fields(spec, losses, variables, order):
@@ -147,34 +185,40 @@ def _memory_fields(spec, losses, variables, order):
     calcs = [ConcreteCalculus(E, variables) for E in losses]
     d = len(variables)
     step = stationary_limit(spec.step)
-    state_symbols = [st.symbol for st in spec.states]
+    state_symbols = [se.Symbol(st.symbol.name) for st in spec.states]
     seeds = [[c.local(st.input) for st in spec.states] for c in calcs]  # seeds[r][state][j]
     steps = [c.local(step) for c in calcs]  # φ with g = ∂_jE_r, θ = θ_j, per coordinate j
+    theta = calcs[0].local(S.theta)
+
+    def const(c):
+        return calcs[0].const(c)[0]
 
     def state_values(values, j):
         return {sym: v[j] for sym, v in zip(state_symbols, values)}
 
-    s0 = [[[sum(st.scale * st.decay**t / (1 - st.decay**k) * seeds[(r - t) % k][i][j] for t in range(k))
+    def along(r, u, offset):
+        return calcs[r].lie(u, calcs[r].direction({theta: offset}, time=False))
+
+    s0 = [[[se.Add(*(const(st.scale * st.decay**t / (1 - st.decay**k)) * seeds[(r - t) % k][i][j] for t in range(k)))
             for j in range(d)] for i, st in enumerate(spec.states)] for r in range(k)]
-    F0 = [sp.Matrix([-steps[r][j].xreplace(state_values(s0[r], j)) for j in range(d)]) for r in range(k)]
-    if order == 0:
-        return [[F] for F in F0]
-    cycle = sum(F0, sp.zeros(d, 1))
-    out = []
-    for r in range(k):
-        s1 = []
-        for i, st in enumerate(spec.states):
-            a, acc = st.decay, [sp.S.Zero] * d
-            for t in range(k):
-                partial = sum((F0[(r - l) % k] for l in range(1, t + 1)), sp.zeros(d, 1))
-                offset = a**k / (1 - a**k) ** 2 * cycle + partial / (1 - a**k)
-                acc = [x + st.scale * a**t * y for x, y in zip(acc, calcs[r].lie(seeds[(r - t) % k][i], offset))]
-            s1.append([-x for x in acc])
-        phi1 = [sum(sp.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
-                    for i, sym in enumerate(state_symbols)) for j in range(d)]
-        flow = F0[r].jacobian(variables) * F0[r] / 2
-        out.append([F0[r], sp.Matrix([-p for p in phi1]) - flow])
-    return out
+    F0 = [[-steps[r][j].xreplace(state_values(s0[r], j)) for j in range(d)] for r in range(k)]
+    out = [[F0[r]] for r in range(k)]
+    if order >= 1:
+        cycle = [se.Add(*(F[j] for F in F0)) for j in range(d)]
+        for r in range(k):
+            s1 = []
+            for i, st in enumerate(spec.states):
+                a, acc = st.decay, [se.Integer(0)] * d
+                for t in range(k):
+                    partial = [se.Add(*(F0[(r - l) % k][j] for l in range(1, t + 1))) for j in range(d)]
+                    offset = [const(a**k / (1 - a**k) ** 2) * c + p / const(1 - a**k) for c, p in zip(cycle, partial)]
+                    acc = [x + const(st.scale * a**t) * y for x, y in zip(acc, along(r, seeds[(r - t) % k][i], offset))]
+                s1.append([-x for x in acc])
+            phi1 = [se.Add(*(trees.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
+                             for i, sym in enumerate(state_symbols))) for j in range(d)]
+            flow = along(r, F0[r], F0[r])
+            out[r].append([-p - f / 2 for p, f in zip(phi1, flow)])
+    return [[sp.Matrix(calcs[0].output(F)) for F in fields] for fields in out]
 
 
 def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary: bool = True,
@@ -197,15 +241,18 @@ def cyclic_ode(optimizer, losses, variables, order: int = 1, h=None, stationary:
     losses, variables = check_losses(losses, variables, spec)
     for E in losses:
         warn_if_not_smooth(E)
+    if any(e.has(S.Prev) for e in [spec.step, *(st.input for st in spec.states)]):
+        raise BeaError(f"{spec.name}: prev(·) with mini-batches: the previous step used another batch's loss, "
+                       "which the batch fields do not carry; use full batches")
     h_value = S.h if h is None else check_value("h", h, "positive")
     if not spec.states:
-        terms = [[sp.Matrix(F).xreplace(values) for F in engine.derive(spec, ConcreteCalculus(E, variables), order,
-                                                                       stationary)] for E in losses]
+        terms = [_memoryless_fields(spec.substitute(values), E, variables, order, stationary) for E in losses]
     else:
         if order > 1 or not stationary:
             raise BeaError(f"{spec.name}: with memory, mini-batch fields are derived for n → ∞ (stationary=True) "
                            f"and order ≤ 1; asked for order {order}, stationary={stationary}")
         engine.check_expandable(spec, order)
+        _check_memory(spec)
         terms = [[F.xreplace(values) for F in Fs] for Fs in _memory_fields(spec, losses, variables, order)]
     return BatchODE(spec, values, losses, variables, tuple(tuple(Fs) for Fs in terms), order, h_value, stationary)
 

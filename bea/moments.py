@@ -14,23 +14,32 @@ from __future__ import annotations
 import functools
 
 import sympy as sp
+import symengine as se
 
+from . import rational
 from . import symbols as S
 from .errors import BeaError
 
 
 @functools.lru_cache(maxsize=None)
-def moment(decay, r: int, stationary: bool) -> sp.Expr:
+def moment(decay, r: int, stationary: bool, power=None) -> sp.Expr:
     """μ_r = Σ_k a^k k^r over k = 0..n (or 0..∞ when ``stationary``).
+
+    Finite n is computed with A = a^n as a symbol (``power``; a**n when not given):
+    (a d/da) acts on A as n·A, so μ_r is a rational function of a, n, A, cancelled, never
+    ``simplify``-ed.
 
     Examples
     --------
     >>> import sympy as sp
     >>> a = sp.Symbol("a", positive=True)
-    >>> moment(a, 1, True)
-    a/(a - 1)**2
+    >>> sp.cancel(moment(a, 1, True) - a/(1 - a)**2)      # Σ k a^k
+    0
     >>> moment(sp.S.One, 1, False)
     n*(n + 1)/2
+    >>> from bea.symbols import n
+    >>> sp.cancel(moment(a, 0, False) - (1 - a**(n + 1))/(1 - a))
+    0
     """
     decay = sp.sympify(decay)
     k = sp.Symbol("k", integer=True, nonnegative=True)
@@ -40,12 +49,12 @@ def moment(decay, r: int, stationary: bool) -> sp.Expr:
         return sp.factor(sp.summation(k**r, (k, 0, S.n)))
     if decay == 0:  # only the k = 0 term: a plain step without memory
         return sp.S.One if r == 0 else sp.S.Zero
-    z = sp.Dummy("z")
-    series = 1 / (1 - z) if stationary else (1 - z ** (S.n + 1)) / (1 - z)
+    z, A, n = se.Symbol("_z"), se.Symbol("_A"), se.Symbol(S.n.name)  # A = z^n
+    series = 1 / (1 - z) if stationary else (1 - z * A) / (1 - z)
     for _ in range(r):
-        series = z * sp.diff(series, z)
-    value = series.subs(z, decay)
-    return sp.factor(value) if stationary else sp.simplify(value)
+        series = z * se.diff(series, z) + n * A * se.diff(series, A)
+    value = rational.factor(sp.sympify(series).xreplace({sp.Symbol("n"): S.n}))
+    return value.subs(sp.Symbol("_z"), decay).subs(sp.Symbol("_A"), decay**S.n if power is None else power)
 
 
 def stationary_limit(expr) -> sp.Expr:

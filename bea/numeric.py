@@ -64,7 +64,16 @@ def function(args, exprs, backend: str = "numpy", hint: str = ""):
             import torch  # noqa: F401
         except ImportError:
             raise BeaError("torch is not installed; pip install 'bea[torch]'") from None
+        exprs = _constants_as_floats(exprs)
     return sp.lambdify(args, exprs, modules=backend, cse=True)
+
+
+def _constants_as_floats(exprs):
+    """Constant subexpressions such as √10 as floats: torch's functions take tensors, not numbers."""
+    def fold(e):
+        return sp.sympify(e, strict=True).replace(lambda a: a.is_number and not a.is_Atom and a.is_real,
+                                                  lambda a: sp.Float(a.evalf(20), 20))
+    return [fold(e) for e in exprs] if isinstance(exprs, (list, tuple)) else fold(exprs)
 
 
 def gradient_function(loss, variables, backend: str = "numpy"):

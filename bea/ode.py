@@ -16,6 +16,7 @@ from .concrete import ConcreteCalculus, check_loss, warn_if_not_smooth
 from .errors import BeaError
 from .numeric import function
 from .optimizers import build
+from .plan import plan as make_plan
 from .recognize import probe_domains, recognize
 from .spec import OptimizerSpec, check_value
 
@@ -31,7 +32,15 @@ class ModifiedODE:
     or one per-coordinate expression valid in every dimension (abstract mode, in
     ``g`` = ∇E, ``theta`` and the contractions ``DE`` of :mod:`bea.abstract`).
     Terms depend on the step symbol ``n`` on the interval [nh, (n+1)h] when the
-    optimizer is step-dependent and ``stationary`` is False.  Made by :func:`modified_ode`.
+    optimizer is step-dependent and ``stationary`` is False, and on the time ``t``
+    when it has a schedule.
+
+    Slow states (a running average, see :mod:`bea.plan`) are variables of the flow next to θ:
+    ``state_variables`` names them (the state symbols in abstract mode, one symbol per state and
+    coordinate in concrete mode) and each F_i stacks the fields of θ and of every slow state;
+    ``start_step`` is the step from which the flow starts (1 when the field is singular at t = 0).
+    ``field_input``: g is a given vector field v (a game), not the gradient of a loss.
+    Made by :func:`modified_ode`.
 
     Parameters
     ----------
@@ -74,10 +83,14 @@ class ModifiedODE:
     stationary: bool
     loss: sp.Expr | None = None
     variables: tuple | None = None
+    state_variables: tuple = ()
+    start_step: int = 0
+    field_input: bool = False
+    masks: dict = dataclasses.field(default_factory=dict)
 
     @property
     def abstract(self) -> bool:
-        return self.loss is None
+        return self.variables is None
 
     @property
     def field(self):
@@ -87,6 +100,11 @@ class ModifiedODE:
     @property
     def step_dependent(self) -> bool:
         return any(F.has(S.n) for F in self.terms)
+
+    @property
+    def joint(self) -> bool:
+        """Whether slow states are variables of the flow (then y = (θ, states) and F stacks their fields)."""
+        return bool(self.state_variables)
 
     @property
     def accumulates(self) -> bool:
@@ -108,8 +126,11 @@ class ModifiedODE:
         """
         if self.accumulates:
             return None
+        if self.joint:  # in t = nh: O(h^{p+1}) from any fixed time t₀ > 0; from the start step the first steps,
+            # where the weight 1/(n+1) = h/(t+h) is not small, cap it at 2 (measured by the slope tests)
+            return min(self.order + 1, 2) if self.start_step else self.order + 1
         if self.stationary:
-            memoryless = not self.spec.states and not self.spec.step.has(S.n)
+            memoryless = not self.spec.states and not sp.sympify(self.spec.step, strict=True).has(S.n, S.Prev)
             return self.order + 1 if memoryless else None
         varying = [j for j, F in enumerate(self.terms) if F.has(S.n)]
         return self.order + 1 if not varying else min(self.order + 1, varying[0] + 2)
@@ -123,6 +144,8 @@ class ModifiedODE:
         the given values (e.g. λ = 0 removes the weight decay from F₀), the abstract terms with
         those values substituted are read instead.
         """
+        if self.joint or self.field_input:
+            return []  # θ's field alone is not a preconditioned gradient: nothing to recognize
         found = recognize_abstract(self.spec, self.order, self.stationary)
         if found or not self.values:
             return [r.substitute(self.values) for r in found]
@@ -164,28 +187,52 @@ class ModifiedODE:
             raise BeaError("this modified ODE is already concrete")
         loss, variables = check_loss(loss, variables, self.spec)
         warn_if_not_smooth(loss)
-        terms = [sp.Matrix([concretize(F, loss, variables, j) for j in range(len(variables))]) for F in self.terms]
-        return ModifiedODE(self.spec, self.values, terms, self.order, self.h, self.stationary, loss, variables)
+        states = {s: [sp.Symbol(f"{s.name}_{x.name}", real=True) for x in variables] for s in self.state_variables}
+        parts = (lambda F: list(F)) if self.joint else (lambda F: [F])
+        terms = [sp.Matrix([concretize(part, loss, variables, j, states) for part in parts(F)
+                            for j in range(len(variables))]) for F in self.terms]
+        return dataclasses.replace(self, terms=terms, loss=loss, variables=variables,
+                                   state_variables=tuple(v for s in self.state_variables for v in states[s]))
 
     # -- numerics -------------------------------------------------------
+    def start_value(self, iterates, states=None, step: int | None = None):
+        """y at the start step (or ``step``): θ_n from ``iterates`` and each slow state's value after step
+        n − 1 from ``states`` (as :func:`bea.iterate` returns them with ``states=True``)."""
+        n = self.start_step if step is None else step
+        if not self.joint:
+            return np.asarray(iterates[n], dtype=float)
+        return np.concatenate([iterates[n]] + [states[sym][n] for sym in self.slow_states])
+
+    @property
+    def slow_states(self) -> list:
+        """The symbols of the slow states, in the order of their variables in the flow."""
+        return [st.symbol for st in make_plan(self.spec).slow]
+
+    @property
+    def flow_variables(self) -> tuple:
+        """The variables of the flow: θ's, then the slow states' (concrete mode)."""
+        return tuple(self.variables) + tuple(self.state_variables)
+
     def _function(self, backend: str):
-        """(θ, n) ↦ the field, as generated code (every parameter, h included, must be a number)."""
+        """(y, n, t) ↦ the field, as generated code (every parameter, h included, must be a number)."""
         if self.abstract:
             raise BeaError("an abstract result has no numeric field; call .concretize(loss, variables) first")
-        return function([list(self.variables), S.n], list(self.field), backend, hint="; pass them to modified_ode")
+        return function([list(self.flow_variables), S.n, S.t], list(self.field), backend,
+                        hint="; pass them to modified_ode")
 
     @functools.cached_property
     def _numpy(self):
         return self._function("numpy")
 
-    def numpy_field(self, theta, n: int = 0) -> np.ndarray:
-        """The field at θ on the interval of step n (n is ignored when stationary)."""
-        return np.asarray(self._numpy(list(np.asarray(theta, dtype=float)), n), dtype=float)
+    def numpy_field(self, theta, n: int = 0, t: float | None = None) -> np.ndarray:
+        """The field at y = θ (and the slow states) on the interval of step n, at time t (n·h by default)."""
+        t = n * float(self.h) if t is None else t
+        return np.asarray(self._numpy(list(np.asarray(theta, dtype=float)), n, t), dtype=float)
 
     def rhs(self, t, theta) -> np.ndarray:
         """Field at time t, with n = floor(t/h): ready for ``scipy.integrate.solve_ivp``."""
         self._numpy  # checks that every parameter, h included, is a number
-        return self.numpy_field(theta, step_index(t, self.h))
+        return self.numpy_field(theta, step_index(t, self.h), t)
 
     def at_step(self, step: int) -> "ModifiedODE":
         """The field of one interval [nh, (n+1)h], n = ``step``, as its own result."""
@@ -208,15 +255,17 @@ class ModifiedODE:
 
     def rhs_at_step(self, n: int):
         """``f(t, θ)`` on the interval [nh, (n+1)h] (for piecewise integration)."""
-        return lambda t, theta: self.numpy_field(theta, n)
+        return lambda t, theta: self.numpy_field(theta, n, t)
 
     def torch_field(self):
         """A torch function ``f(theta, n)`` of a 1-D tensor θ (needs the ``torch`` extra)."""
         fn = self._function("torch")  # checks that torch is there
         import torch
 
-        def field(theta, n: int = 0):
-            out = fn(list(theta), torch.as_tensor(n, dtype=theta.dtype, device=theta.device))
+        def field(theta, n: int = 0, t: float | None = None):
+            t = n * float(self.h) if t is None else t
+            out = fn(list(theta), torch.as_tensor(n, dtype=theta.dtype, device=theta.device),
+                     torch.as_tensor(t, dtype=theta.dtype, device=theta.device))
             return torch.stack([o if torch.is_tensor(o) else torch.as_tensor(o, dtype=theta.dtype) for o in out])
 
         return field
@@ -233,28 +282,47 @@ def step_index(t: float, h) -> int:
     return int(np.floor(float(t) / float(h) + 1e-9))
 
 
+@dataclass(frozen=True)
+class Derived:
+    """What a derivation gives: the terms, the slow-state variables and the step the flow starts at."""
+
+    terms: list
+    state_variables: tuple = ()
+    start_step: int = 0
+
+
+def _stack(parts):
+    return parts[0] if len(parts) == 1 else sp.Matrix(parts)
+
+
 @functools.lru_cache(maxsize=64)
-def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool):
-    """[F₀, …, F_order] in every dimension, hyperparameters symbolic (cached)."""
-    fields = engine.derive(spec, AbstractCalculus(), order, stationary)
-    return [F[0] for F in fields]
+def derive_abstract(spec: OptimizerSpec, order: int, stationary: bool) -> Derived:
+    calculus = AbstractCalculus()
+    derivation = engine.derive(spec, calculus, order, stationary)
+    terms = [_stack([calculus.output(F[v]).xreplace(derivation.restore) for v in derivation.variables])
+             for F in derivation.fields]
+    return Derived(terms, tuple(derivation.variables[1:]), derivation.plan.start_step)
+
+
+@functools.lru_cache(maxsize=64)
+def derive_concrete(spec: OptimizerSpec, loss, variables: tuple, order: int, stationary: bool,
+                    field: tuple | None = None, masks: tuple = ()) -> Derived:
+    calculus = ConcreteCalculus(loss, variables, field=field, masks=dict(masks))
+    derivation = engine.derive(spec, calculus, order, stationary)
+    terms = [sp.Matrix(sum((calculus.output(F[v], derivation.restore) for v in derivation.variables), []))
+             for F in derivation.fields]
+    states = tuple(s for v in derivation.variables[1:] for s in calculus.output(calculus.slow[v]))
+    return Derived(terms, states, derivation.plan.start_step)
 
 
 @functools.lru_cache(maxsize=64)
 def recognize_abstract(spec: OptimizerSpec, order: int, stationary: bool, values: tuple = ()):
     """The recognition of the abstract result (with ``values``, (symbol, number) pairs, substituted
     first), cached; the signs of regimes are probed over the spec's hyperparameter domains."""
-    terms = derive_abstract(spec, order, stationary)
+    terms = derive_abstract(spec, order, stationary).terms
     if values:
         terms = [F.xreplace(dict(values)) for F in terms]
     return tuple(recognize(terms, probe_domains(spec)))
-
-
-@functools.lru_cache(maxsize=64)
-def derive_concrete(spec: OptimizerSpec, loss, variables: tuple, order: int, stationary: bool):
-    """[F₀, …, F_order] as columns over ``variables`` for ``loss``, hyperparameters symbolic (cached)."""
-    fields = engine.derive(spec, ConcreteCalculus(loss, variables), order, stationary)
-    return [sp.Matrix(F) for F in fields]
 
 
 def check_order(order) -> int:
@@ -277,7 +345,7 @@ def check_order(order) -> int:
 
 
 def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, stationary: bool = False,
-                 **hyper_and_options) -> ModifiedODE:
+                 field=None, players=None, **hyper_and_options) -> ModifiedODE:
     """Derive the modified ODE of ``optimizer`` to the given order in h.
 
     Parameters
@@ -292,6 +360,11 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
         Step size; a symbol when omitted.
     stationary : bool
         Take n → ∞ (memory sums to infinity, bias corrections gone).
+    field : list of expressions, or True
+        A vector field v over ``variables`` used in place of ∇E (a game's simultaneous gradient,
+        see :func:`bea.games.game`); ``True`` in abstract mode (∇^{r+1}E then means ∇^r v).
+    players : list of lists of variables, optional
+        With ``field``: the players' variables; the first player's indicator is ``symbols.player``.
     **hyper_and_options
         Hyperparameters (``beta``, ``rho``, ``eps``; symbols when omitted) and
         options (``bias_correction``).
@@ -307,17 +380,31 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
     >>> adam.recognized[0].parts[0].functional.name
     '‖∇E‖_{1,ε}'
     """
+    from .games import as_field
+
     order = check_order(order)
     spec, values = build(optimizer, hyper_and_options)
     h_value = S.h if h is None else check_value("h", h, "positive")
-    if loss is None:
+    loss, variables, field, players = as_field(loss, variables, field, players)
+    if loss is None and (field is None or field is True):
         if variables is not None:
-            raise BeaError("variables were given without a loss")
-        terms = [F.xreplace(values) for F in derive_abstract(spec, order, stationary)]
-        return ModifiedODE(spec, values, terms, order, h_value, stationary)
+            raise BeaError("variables were given without a loss (or a field)")
+        got = derive_abstract(spec, order, stationary)
+        terms = [F.xreplace(values) for F in got.terms]
+        return ModifiedODE(spec, values, terms, order, h_value, stationary, state_variables=got.state_variables,
+                           start_step=got.start_step, field_input=field is True)
     if variables is None:
         raise BeaError("a concrete loss needs its variables, e.g. modified_ode('gd', E, [x, y])")
+    if field is not None:
+        from .games import check_field
+
+        field_, variables, masks = check_field(field, variables, players, loss)
+        got = derive_concrete(spec.substitute(values), None, variables, order, stationary, field_,
+                              tuple((k, tuple(v)) for k, v in masks.items()))
+        return ModifiedODE(spec, values, got.terms, order, h_value, stationary, None, variables, got.state_variables,
+                           got.start_step, True, masks)
     loss, variables = check_loss(loss, variables, spec)
     warn_if_not_smooth(loss)
-    terms = [F.xreplace(values) for F in derive_concrete(spec, loss, variables, order, stationary)]
-    return ModifiedODE(spec, values, terms, order, h_value, stationary, loss, variables)
+    got = derive_concrete(spec.substitute(values), loss, variables, order, stationary)  # numbers first: smaller
+    return ModifiedODE(spec, values, got.terms, order, h_value, stationary, loss, variables, got.state_variables,
+                       got.start_step)

@@ -22,6 +22,9 @@ import sympy as sp
 
 from . import symbols as S
 from .abstract import DE, collect, factor_if_cheap, signs_as_ratios
+from .limits import TimeLimit, time_limit
+
+INTEGRATION_SECONDS = 5.0  # for ψ with ψ' = u when u is not a known functional's derivative
 
 #: Where a coefficient's sign is probed, per hyperparameter domain (ε gets its own range in the large-ε regime).
 PROBE_RANGES = {"unit": (0.0, 0.999), "open_unit": (0.001, 0.999), "nonnegative": (0.0, 10.0),
@@ -39,6 +42,14 @@ def probe_domains(spec) -> tuple:
     """
     return tuple((hp.symbol, PROBE_RANGES[hp.domain]) for hp in spec.hyperparameters)
 
+
+#: Functionals of the whole gradient (not sums over coordinates): (∇Ψ/∇²E, i.e. the argument u with
+#: ∇Ψ = ∇²E[u], Ψ itself, its name, its LaTeX).
+GLOBAL = [
+    (S.g / sp.sqrt(S.CoordSum(S.g**2)), sp.sqrt(S.CoordSum(S.g**2)), "‖∇E‖₂", r"\|\nabla E\|_2"),
+]
+#: The loss itself: a correction along ∇E (a schedule's η′ term, a rescaling of time).
+LOSS = (S.g, "E", "E")
 
 #: Functionals Σ_j ψ(∂_jE) with names users know.
 KNOWN = [
@@ -79,6 +90,33 @@ class Part:
         """Its small- and large-ε limits (:class:`Regime`, with sign and sign conditions); empty when
         ψ is a polynomial or c depends on n."""
         return tuple(regimes(self, dict(self.domains)))
+
+    @functools.cached_property
+    def crossover(self):
+        """The |∂_jE| at which the coefficient changes sign between its regimes (an expression in the
+        hyperparameters, a number once they are given), or None when it keeps its sign or depends on
+        more than |∂_jE|.
+
+        Examples
+        --------
+        >>> import bea
+        >>> part = bea.modified_ode("adam", order=1, stationary=True, beta=0.9, rho=0.999,
+        ...                         eps=1e-8).recognized[0].parts[0]
+        >>> round(float(part.crossover) / 1e-4, 4)      # |∂_jE| / √ε where Adam's sign turns
+        0.098
+        """
+        if len(self.regimes) < 2 or self.coefficient.has(S.theta, S.n, S.CoordSum, DE):
+            return None
+        x = sp.Symbol("x", positive=True)  # x = g², the coefficient is even in g
+        c = sp.together(signs_as_ratios(self.coefficient).subs(S.g, sp.sqrt(x)))
+        if c.has(S.g):
+            return None
+        try:
+            with time_limit(INTEGRATION_SECONDS):
+                roots = [r for r in sp.solve(sp.numer(c), x) if not r.is_number or r > 0]
+        except (TimeLimit, NotImplementedError):
+            return None
+        return sp.sqrt(roots[0]) if len(roots) == 1 else None
 
     def substitute(self, values: dict) -> "Part":
         """The same part with hyperparameter symbols replaced by numbers (its regimes follow)."""
@@ -147,12 +185,22 @@ def functional(u):
     """
     if u.free_symbols & {S.theta} or u.has(DE) or not u.has(S.g):
         return None
+    for derivative, psi, name, latex in GLOBAL:
+        ratio = sp.simplify(u / derivative)
+        if not ratio.has(S.g, S.CoordSum):
+            return ratio, Functional(psi, name, latex)
+    if u.has(S.CoordSum):
+        return None
     for known, name, latex in KNOWN:  # u a constant multiple of a known ψ' (integrate cannot do |g| terms)
         ratio = sp.simplify(signs_as_ratios(u / sp.diff(known, S.g)))
         if not ratio.has(S.g):
             return ratio, Functional(known, name, latex)
-    psi = sp.integrate(u, S.g)  # not a known functional: name ψ itself
-    if psi.has(sp.Integral) or sp.simplify(sp.diff(psi, S.g) - u) != 0:
+    try:  # not a known functional: name ψ itself, if an antiderivative is found in bounded time
+        with time_limit(INTEGRATION_SECONDS):
+            psi = sp.integrate(u, S.g)
+            if psi.has(sp.Integral) or sp.simplify(sp.diff(psi, S.g) - u) != 0:
+                return None
+    except TimeLimit:
         return None
     return sp.S.One, Functional(psi, f"Σ_j ψ(∂_jE) with ψ(g) = {psi}",
                                 rf"\sum_j \psi(\partial_j E),\ \psi(g) = {sp.latex(psi)}")
@@ -198,14 +246,23 @@ def recognize(terms, domains: tuple = ()) -> list[Recognition]:
     out = []
     for i, Fi in enumerate(terms[1:], start=1):
         scaled = collect(sp.expand(Fi / (-P)))
-        parts, rest = [], sp.S.Zero
+        parts, rest, along = [], sp.S.Zero, sp.S.Zero
         for term in sp.Add.make_args(scaled):
             coeff, mono = term.as_independent(DE, as_Add=False)
-            found = functional(mono.args[0]) if isinstance(mono, DE) and len(mono.args) == 1 else None
+            found = None
+            if isinstance(mono, DE) and len(mono.args) == 1:  # global scalars go inside: ∇²E[u]·c = ∇²E[c u]
+                local, glob = coeff.as_independent(S.CoordSum, as_Add=False)
+                found = functional(mono.args[0] * glob)
+                coeff = local if found is not None else coeff
+            elif mono == 1 and not (coeff / S.g).has(S.g, S.theta, S.CoordSum):
+                along += coeff / S.g  # a multiple of ∇E: the loss itself
+                continue
             if found is None:
                 rest += term
             else:
                 parts.append(Part(factor_if_cheap(coeff * found[0]), found[1], domains))
+        if along != 0:
+            parts.append(Part(factor_if_cheap(along), Functional(*LOSS), domains))
         out.append(Recognition(i, P, tuple(parts), sp.factor(rest * -P) if rest != 0 else sp.S.Zero))
     return out
 
@@ -287,7 +344,7 @@ def regimes(part: Part, domains: dict) -> list[Regime]:
     >>> part.regimes[0].verdict()
     '‖∇E‖₁ anti-penalized'
     """
-    if part.functional.psi.is_polynomial(S.g) or part.coefficient.has(S.n):
+    if part.functional.psi.is_polynomial(S.g) or part.coefficient.has(S.n) or part.functional.psi.has(S.CoordSum):
         return []  # no ε-regimes, or a step-dependent coefficient (see the n → ∞ result)
     c, psi = part.coefficient, part.functional.psi
     out = []

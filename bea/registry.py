@@ -41,10 +41,11 @@ class Example:
         also checked on the first step and, with memory, after the transient, at orders 0–2.
     slow_orders : tuple of int
         Further orders checked only in the slow suite (and by ``verify/run_all.py``).
-    abstract_order : int
+    abstract_order : int or None
         The order at which the abstract (every-dimension) result is checked against the
         concrete derivation: in 2-D in the fast suite, in 3-D in the slow one when above 1
-        (capped by the highest order in ``orders``).
+        (capped by the highest order in ``orders``).  None for optimizers that have no
+        dimension-free form (a gradient an O(1) distance away, a game's players).
     loss : str, optional
         A loss of :mod:`bea.losses` (with its start) for the slope checks, where random smooth
         losses do not fit (e.g. a step with |g| needs gradients away from 0); None: random
@@ -62,7 +63,7 @@ class Example:
     params: dict = field(default_factory=dict, hash=False)
     orders: tuple = (0, 1, 2)
     slow_orders: tuple = ()
-    abstract_order: int = 1
+    abstract_order: int | None = 1
     loss: str | None = None
     label: str = ""
 
@@ -200,15 +201,21 @@ def build(optimizer, values: dict, require_all: bool = False):
     """(spec, {symbol: number}): options applied, hyperparameter values checked.
 
     Keys that are options of a built-in optimizer (e.g. ``bias_correction``) go
-    to its builder; the rest are hyperparameters, checked against their domains.
+    to its builder; ``schedule`` (``"cosine:T"``, see :mod:`bea.schedules`) multiplies the step
+    by η(t), for any optimizer; the rest are hyperparameters, checked against their domains.
     The spec keeps its symbols: derivations stay symbolic and numbers are
     substituted at the end (exact, and SymPy's factoring is unreliable on floats).
     """
     values = dict(values)
     options = {}
+    schedule = values.pop("schedule", None)
     if isinstance(optimizer, str) and optimizer in REGISTRY:
         options = {k: values.pop(k) for k in option_names(optimizer) if k in values}
     spec = get(optimizer, **options)
+    if schedule is not None:
+        from .schedules import with_schedule
+
+        spec = with_schedule(spec, schedule)
     mapping = spec.values_map(values, require_all)
     check_derivable(spec, mapping)
     return spec, mapping

@@ -2,19 +2,24 @@
 
 An optimizer with memory is written as linear state recursions started at zero,
 
-    s_{n+1} = a · s_n + b · u(g_n, θ_n),      s_0 = 0,
+    s_{n+1} = a · s_n + b · u,      s_0 = 0,
 
-and a coordinatewise step
+and a step
 
-    θ_{n+1} = θ_n − h · φ(s_{n+1}, g_n, θ_n, n),
+    θ_{n+1} = θ_n − h · φ,
 
-where g_n = ∇E(θ_n) and everything acts coordinate by coordinate.  Unrolled,
-s_{n+1} = b Σ_{k=0}^{n} a^k u(θ_{n-k}); bias correction is simply a factor in φ
-that depends on n.  Adding an optimizer means writing one of these.
+where u and φ are expressions, coordinate by coordinate, in g_n = ∇E(θ_n), θ_n, n, t = nh, h,
+the hyperparameters, the states (a state's symbol is its new value; states may feed each other
+in any acyclic order), and the constructs of :mod:`bea.symbols`: ``Grad(theta + u)`` (the
+gradient at another point), ``Prev(q)`` (q at the previous step, e.g. g_{n−1} or a state's old
+value) and ``CoordSum(q)`` (Σ_j q_j, e.g. ‖g‖²).  Unrolled, s_{n+1} = b Σ_{k=0}^{n} a^k u_{n-k};
+bias correction is a factor in φ that depends on n; a decay that tends to 1 like n/(n+1) makes
+the state a variable of the modified equation (see :mod:`bea.plan`).  Adding an optimizer means
+writing one of these.
 
 Fields may be given as SymPy expressions or as text (``step="m / sqrt(v + eps)"``), read by
-:func:`bea.expr.read` in the names ``g``, ``theta``, ``n``, the states and the hyperparameters.
-:func:`check_derivable` says which specs the engine derives today.
+:func:`bea.expr.read` in the names above (``grad``, ``prev`` and ``sum`` are the constructs).
+:func:`check_derivable` checks the names and ranges; :mod:`bea.plan` what the engine derives.
 """
 from __future__ import annotations
 
@@ -134,7 +139,7 @@ class OptimizerSpec:
     >>> OptimizerSpec("bad", "a step with a stray symbol", step=S.g * S.rho)
     Traceback (most recent call last):
     ...
-    bea.errors.BeaError: optimizer 'bad': its step uses ['rho'], which are neither states, hyperparameters, g, theta nor n
+    bea.errors.BeaError: optimizer 'bad': its step uses ['rho'], which are neither states, hyperparameters, g, theta, n, t, h nor player
     """
 
     name: str
@@ -152,7 +157,8 @@ class OptimizerSpec:
             raise BeaError(f"optimizer {self.name!r}: states must be a tuple of bea.State")
         if not isinstance(self.hyperparameters, tuple) or not all(isinstance(hp, Hyper) for hp in self.hyperparameters):
             raise BeaError(f"optimizer {self.name!r}: hyperparameters must be a tuple of bea.Hyper")
-        names = {"g": S.g, "theta": S.theta, "n": S.n} | {str(st.symbol): st.symbol for st in self.states}
+        names = {"g": S.g, "theta": S.theta, "n": S.n, "t": S.t, "h": S.h, "player": S.player}
+        names |= {str(st.symbol): st.symbol for st in self.states}
         for hp in self.hyperparameters:
             names.setdefault(hp.name, hp.symbol)
             names.setdefault(str(hp.symbol), hp.symbol)
@@ -217,19 +223,18 @@ class OptimizerSpec:
 
 
 def check_derivable(spec: OptimizerSpec, values: dict | None = None) -> None:
-    """Refuse the specs the engine cannot derive honestly today, naming the construct.
+    """Refuse a spec whose names or ranges are wrong, naming what to fix.
 
-    Relax these checks as the engine's language grows:
+    * every field is a finite real expression of numbers, symbols, known functions and the
+      constructs grad, prev, sum (:func:`bea.expr.check_expression`);
+    * hyperparameters have distinct names and symbols, states distinct symbols that are none of
+      g, theta, n, t, h, player or a hyperparameter;
+    * the step and the inputs use g, theta, n, t, h, player, the states and the hyperparameters;
+    * a decay and a scale use n, t, h and the hyperparameters (not g, θ or a state), and a decay
+      is in [0, 1] wherever its value is known (hyperparameter ``values`` substituted).
 
-    * every field is a finite real expression of numbers, symbols and known functions
-      (:func:`bea.expr.check_expression`);
-    * hyperparameters have distinct names and symbols, states distinct symbols that are
-      neither g, theta, n nor a hyperparameter;
-    * the step uses g, theta, n, the states and the hyperparameters;
-    * an input uses g, theta and the hyperparameters (not n, not a state);
-    * a decay a and a scale b are constants, numbers and hyperparameters only (the memory
-      b Σ_k a^k u(θ_{n−k}) is summed with constant a and b), and 0 ≤ a ≤ 1 wherever the
-      value of a is known (hyperparameter ``values`` substituted).
+    What the engine can derive from a well-formed spec (kinks, cycles of states, memories that
+    never forget, …) is decided by :mod:`bea.plan`, with the reason, when a derivation starts.
     """
     name = f"optimizer {spec.name!r}"
     hyper = {hp.symbol for hp in spec.hyperparameters}
@@ -241,18 +246,20 @@ def check_derivable(spec: OptimizerSpec, values: dict | None = None) -> None:
     if len({hp.name for hp in spec.hyperparameters}) != len(hyper) or len(hyper) != len(spec.hyperparameters):
         raise BeaError(f"{name}: hyperparameter names and symbols must be distinct, got {spec.hyper_names}")
     symbols = [st.symbol for st in spec.states]
-    clash = [s for s in symbols if s in hyper or s in (S.g, S.theta, S.n) or symbols.count(s) > 1]
+    reserved = (S.g, S.theta, S.n, S.t, S.h, S.player)
+    clash = [s for s in symbols if s in hyper or s in reserved or symbols.count(s) > 1]
     if clash:
-        raise BeaError(f"{name}: state symbols must be distinct and differ from g, theta, n and the "
+        raise BeaError(f"{name}: state symbols must be distinct and differ from g, theta, n, t, h, player and the "
                        f"hyperparameters; {sorted(map(str, set(clash)))} clash")
-    _uses(spec.step, {S.g, S.theta, S.n, *symbols} | hyper, f"{name}: its step",
-          "which are neither states, hyperparameters, g, theta nor n")
+    everything = set(reserved) | set(symbols) | hyper
+    _uses(spec.step, everything, f"{name}: its step",
+          "which are neither states, hyperparameters, g, theta, n, t, h nor player")
     for st in spec.states:
-        _uses(st.input, {S.g, S.theta} | hyper, f"{name}: state {st.symbol} must be built from g, theta "
-              "and hyperparameters (n-free, no other state); its input", "")
+        _uses(st.input, everything, f"{name}: state {st.symbol}: its input",
+              "which are neither states, hyperparameters, g, theta, n, t, h nor player")
         for part, value in (("decay", st.decay), ("scale", st.scale)):
-            _uses(value, hyper, f"{name}: state {st.symbol}: the {part} must be a constant (numbers and "
-                  "hyperparameters; the memory is summed with constant decay and scale); it", "")
+            _uses(value, {S.n, S.t, S.h} | hyper, f"{name}: state {st.symbol}: the {part} must be built from "
+                  "numbers, hyperparameters, n, t and h (the weights of past inputs); it", "")
         decay = st.decay.xreplace(values or {})
         if decay.is_number and not 0 <= float(decay) <= 1:
             raise BeaError(f"{name}: state {st.symbol}: the decay must be in [0, 1], got {decay}"

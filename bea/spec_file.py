@@ -36,7 +36,7 @@ from .errors import BeaError
 from .expr import check_name, read
 from .spec import DOMAINS, Hyper, OptimizerSpec, State
 
-RESERVED = {"g": S.g, "theta": S.theta, "n": S.n}
+RESERVED = {"g": S.g, "theta": S.theta, "n": S.n, "t": S.t, "h": S.h, "player": S.player}
 #: Hyperparameter names that mean what they mean in the built-ins share their symbols
 #: (so the perturbed one-norm with this ε, regimes in β and ρ, are recognized).
 SHARED = {"beta": S.beta, "rho": S.rho, "eps": S.eps, "lam": sp.Symbol("lambda", nonnegative=True)}
@@ -66,7 +66,7 @@ def _hyperparameters(table) -> tuple[Hyper, ...]:
             raise BeaError(f"hyperparameter {name!r} needs a domain, one of {sorted(DOMAINS)}; got {entry!r}")
         check_name(name, "hyperparameter name")
         if name in RESERVED:
-            raise BeaError(f"hyperparameter name {name!r} is reserved (g, theta, n)")
+            raise BeaError(f"hyperparameter name {name!r} is reserved ({', '.join(RESERVED)})")
         symbol = SHARED.get(name) or sp.Symbol(name, nonnegative=True)
         out.append(Hyper(name, symbol, entry["domain"], str(entry.get("doc", ""))))
     return tuple(out)

@@ -42,6 +42,7 @@ import sympy as sp
 from .errors import BeaError, BeaWarning
 from .atomic import save_figure, write_atomic
 from .concrete import check_loss
+from .games import Game
 from .expr import nonsmooth
 from .integrate import ATOL, RTOL, ErrorSlope, error_slope, global_error, integrate
 from .iterate import check_start, iterate
@@ -148,21 +149,27 @@ def trajectory_error(optimizer, loss, variables, theta0, h, order: int, T: float
     if batched:
         ode = cyclic_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
         run = iterate_batches(optimizer, loss, variables, theta0, burn + steps, h, **params)
-    else:
-        ode = modified_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
-        run = iterate(optimizer, loss, variables, theta0, burn + steps, h, **params)
-    return global_error(run[burn:], integrate(ode, run[burn], steps))
+        return global_error(run[burn:], integrate(ode, run[burn], steps))
+    ode = modified_ode(optimizer, loss, variables, order=order, h=h, stationary=stationary, **params)
+    run, states = iterate(optimizer, loss, variables, theta0, burn + steps, h, states=True, **params)
+    start = max(burn, ode.start_step)
+    flow = integrate(ode, ode.start_value(run, states, start), burn + steps - start, start=start)
+    return global_error(run[start:], flow[:, :len(variables)])
 
 
 def _point_double(optimizer, loss, variables, theta0, h, p, T, params, iterates):
     steps = int(round(T / h))
     if h not in iterates:
-        iterates[h] = iterate(optimizer, loss, variables, theta0, steps, h, **params)
+        iterates[h] = iterate(optimizer, loss, variables, theta0, steps, h, states=True, **params)
+    run, states = iterates[h]
     ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
-    flow = integrate(ode, theta0, steps)
-    refined = integrate(ode, theta0, steps, max_step=h / 8)
+    start, d = ode.start_step, len(theta0)  # a joint flow starts where its field is regular, from the iterates
+    y0 = ode.start_value(run, states, start)
+    flow = integrate(ode, y0, steps - start, start=start)
+    refined = integrate(ode, y0, steps - start, max_step=h / 8, start=start)
     floor = 1e-15 * max(1.0, float(np.abs(flow).max()))
-    return {"error": global_error(iterates[h], flow), "integration": max(global_error(flow, refined), floor),
+    return {"error": global_error(run[start:], flow[:, :d]),
+            "integration": max(global_error(flow[:, :d], refined[:, :d]), floor),
             "expected": ode.global_order, "precision": "double"}
 
 
@@ -171,8 +178,11 @@ def _point_mp(optimizer, loss, variables, theta0, h, p, T, params, dps=MP_DIGITS
 
     steps = int(round(T / h))
     ode = modified_ode(optimizer, loss, variables, order=p, h=h, **params)
-    flow, integration = integrate_mp(ode, theta0, steps, dps)
-    error = global_error_mp(iterate_mp(optimizer, loss, variables, theta0, steps, h, dps, **params), flow)
+    run, states = iterate_mp(optimizer, loss, variables, theta0, steps, h, dps, states=True, **params)
+    start, d = ode.start_step, len(theta0)
+    y0 = run[start] + [v for st in ode.slow_states for v in states[st][start]]
+    flow, integration = integrate_mp(ode, y0, steps - start, dps, start=start)
+    error = global_error_mp(run[start:], [row[:d] for row in flow])
     return {"error": error, "integration": max(integration, 10.0 ** (5 - dps)), "expected": ode.global_order,
             "precision": f"mp{dps}"}
 
@@ -193,8 +203,11 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
     if any(T / h < 1 for h in hs):
         raise BeaError(f"the horizon T = {T} must cover at least one step of every h")
     spec, values = build(optimizer, params, require_all=True)
-    loss, variables = check_loss(loss, variables, spec)
-    check_smooth(loss)
+    if isinstance(loss, Game):  # a field v in place of ∇E, checked where the derivation reads it
+        variables = loss.variables
+    else:
+        loss, variables = check_loss(loss, variables, spec)
+        check_smooth(loss)
     theta0 = [float(t) for t in check_start(theta0, len(variables))]
     result = Study(optimizer if isinstance(optimizer, str) else optimizer.name, dict(params), loss_name,
                    theta0, T, hs, list(orders))
@@ -252,7 +265,8 @@ def cache_key(spec, values, loss, variables, theta0, T) -> str:
         "hyperparameters": [[hp.name, sp.srepr(hp.symbol), hp.domain] for hp in spec.hyperparameters],
         "options": {k: repr(v) for k, v in sorted(spec.options.items())},
         "values": sorted((sp.srepr(k), sp.srepr(v)) for k, v in values.items()),
-        "loss": sp.srepr(loss), "variables": [sp.srepr(x) for x in variables],
+        "loss": [sp.srepr(v) for v in loss.field] + [repr(loss.players)] if isinstance(loss, Game) else sp.srepr(loss),
+        "variables": [sp.srepr(x) for x in variables],
         "theta0": [repr(float(t)) for t in theta0], "T": repr(float(T)),
         "numerics": [RTOL, ATOL, MP_DIGITS, SATURATION_FACTOR],
     }

@@ -1,31 +1,55 @@
-"""Derivation timings: the targets of the engine issue and how time grows with order and dimension.
+"""Derivation timings: the engine's targets, growth with order and dimension, before and after.
 
-    python benchmarks/derivation_times.py [--max-seconds 120] [--out results.json]
+    python benchmarks/derivation_times.py [--baseline REV] [--limit 60] [--out docs/figures/performance]
 
-Each timing derives from scratch (bea's caches cleared) and is the best of ``--repeat`` runs.
-Targets on a 2-core machine: Adam order 1 abstract < 2 s, Adam order 2 in 1-D < 30 s,
-GD order 3 < 5 s.
+Every case runs in a fresh Python process (no cache carried over), once with the working tree's
+bea and, with ``--baseline REV``, once with bea as it was at git revision REV (checked out into a
+temporary worktree), so "before" and "after" are measured in the same run on the same machine.
+A case is abandoned after ``--limit`` seconds.  Times are the CPU seconds of the derivation in
+the child process (``time.process_time``; less sensitive to other load than wall time) and its
+wall seconds.  ``--bseries`` also times the Python B-series package (``pip install BSeries``)
+computing explicit Euler's modified equation to the same orders, in the same run.
+
+Targets (issue "The engine at high order", a 2-core machine): GD abstract to h⁷ ≥ 10× faster than
+the B-series package, to h⁸ ≤ 5 s; Adam abstract order 2 ≤ 1 s, order 3 ≤ 30 s (stationary and
+finite n); Adam concrete order 3 in 3-D ≤ 3 s, order 4 in 2-D ≤ 60 s; reshuffled() on three
+smooth 2-D batch losses ≤ 10 s.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import signal
-import time
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
-import sympy as sp
+ROOT = Path(__file__).resolve().parents[1]
 
-import bea
-from bea import moments, ode
-
+#: (label, optimizer, order, dimension or None for abstract, stationary)
 TARGETS = [
-    ("adam order 1, abstract", dict(optimizer="adam", order=1), 2.0),
-    ("adam order 2, 1-D", dict(optimizer="adam", order=2, dim=1), 30.0),
-    ("gd order 3, abstract", dict(optimizer="gd", order=3), 5.0),
-    ("gd order 3, 2-D", dict(optimizer="gd", order=3, dim=2), 5.0),
+    ("gd h^7 abstract", "gd", 7, None, True),
+    ("gd h^8 abstract", "gd", 8, None, True),
+    ("gd h^9 abstract", "gd", 9, None, True),
+    ("adam order 2 abstract, n→∞", "adam", 2, None, True),
+    ("adam order 2 abstract, finite n", "adam", 2, None, False),
+    ("adam order 3 abstract, n→∞", "adam", 3, None, True),
+    ("adam order 3 abstract, finite n", "adam", 3, None, False),
+    ("adam order 3 concrete 3-D, finite n", "adam", 3, 3, False),
+    ("adam order 4 concrete 2-D, finite n", "adam", 4, 2, False),
 ]
+sys.path.insert(0, str(ROOT))
+from bea.optimizers import REGISTRY  # noqa: E402  (the working tree's registry: every family it derives)
 
+FAMILIES = [name for name, entry in REGISTRY.items() if not entry().never_forgets()]
+
+CHILD = r"""
+import json, sys, time
+import sympy as sp
+import bea
+case = json.loads(sys.argv[1])
 
 def loss(dim):
     xs = sp.symbols(f"x1:{dim + 1}", real=True)
@@ -33,97 +57,105 @@ def loss(dim):
     coupling = sum(xs[i] * xs[i + 1] for i in range(dim - 1)) / 3
     return quad + coupling + sum(x**4 for x in xs) / 10 + sp.cos(sum(xs)) / 4, xs
 
+if case["kind"] == "reshuffled":
+    x, y = sp.symbols("x y", real=True)
+    losses = [sp.log(1 + sp.exp(x + 2 * y - 1)) + x**2 / 2, sp.exp(x - y) / 3 + y**2,
+              sp.sin(x) * sp.cos(y) + x**2 * y**2 / 5]
+    start, wall = time.process_time(), time.perf_counter()
+    bea.cyclic_ode("gd", losses, [x, y], order=1).reshuffled()
+else:
+    args = {} if case["dim"] is None else dict(zip(("loss", "variables"), loss(case["dim"])))
+    start, wall = time.process_time(), time.perf_counter()
+    bea.modified_ode(case["optimizer"], order=case["order"], stationary=case["stationary"], **args)
+print(json.dumps({"cpu": time.process_time() - start, "wall": time.perf_counter() - wall}))
+"""
 
-class TooSlow(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise TooSlow
-
-
-def derive_time(optimizer, order, dim=None, stationary=False, repeat=1, limit=None):
-    """Best time of ``repeat`` derivations from scratch; inf when one exceeds ``limit`` seconds."""
-    if limit:
-        signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(int(limit))
-        try:
-            return derive_time(optimizer, order, dim, stationary, repeat)
-        except TooSlow:
-            return float("inf")
-        finally:
-            signal.alarm(0)
-    best = float("inf")
-    for _ in range(repeat):
-        ode.derive_abstract.cache_clear()
-        ode.derive_concrete.cache_clear()
-        moments.moment.cache_clear()
-        sp.core.cache.clear_cache()
-        start = time.perf_counter()
-        if dim is None:
-            bea.modified_ode(optimizer, order=order, stationary=stationary)
-        else:
-            E, xs = loss(dim)
-            bea.modified_ode(optimizer, E, xs, order=order, stationary=stationary)
-        best = min(best, time.perf_counter() - start)
-    return best
+BSERIES = r"""
+import json, sys, time
+import numpy as np, sympy
+from BSeries import bs
+order = int(sys.argv[1])
+y = sympy.Symbol("y")
+start, wall = time.process_time(), time.perf_counter()
+bs.modified_equation(np.array([y]), np.array([sympy.Function("f")(y)]), np.array([[0]]), np.array([1]), order=order + 1)
+print(json.dumps({"cpu": time.process_time() - start, "wall": time.perf_counter() - wall}))
+"""
 
 
-def batch_time(optimizer, order, dim, batches=3):
-    """Seconds to derive the cyclic mini-batch fields on ``batches`` shifted copies of the loss."""
-    ode.derive_concrete.cache_clear()
-    sp.core.cache.clear_cache()
-    E, xs = loss(dim)
-    losses = [E.subs(xs[0], xs[0] - sp.Rational(k, 2)) for k in range(batches)]
-    start = time.perf_counter()
-    bea.cyclic_ode(optimizer, losses, xs, order=order)
-    return time.perf_counter() - start
+def run_child(code: str, arg: str, tree: Path | None, limit: float) -> dict | None:
+    """Run ``code`` in a fresh interpreter importing bea from ``tree``; None when it exceeds ``limit``."""
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    try:
+        done = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, timeout=limit,
+                              env=env, cwd=tree or ROOT)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-#: every registered optimizer with a modified equation beyond order 0 (AdaGrad's accumulator has none)
-FAMILIES = [name for name, entry in bea.REGISTRY.items() if not entry().never_forgets()]
+def shown(result, limit) -> str:
+    if result is None:
+        return f"> {limit:g}"
+    if "error" in result:
+        return "error"
+    return f"{result['cpu']:.2f}"
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--max-seconds", type=float, default=60.0,
-                   help="abandon a derivation after this long and stop growing its family")
-    p.add_argument("--repeat", type=int, default=1)
-    p.add_argument("--out", help="write the numbers as JSON here")
-    p.add_argument("--only", nargs="+", choices=FAMILIES, default=FAMILIES, help="optimizers to time")
-    p.add_argument("--max-order", type=int, default=4)
+    p.add_argument("--baseline", help="git revision to time as 'before' (e.g. the commit before the rewrite)")
+    p.add_argument("--limit", type=float, default=60.0, help="seconds before a case is abandoned")
+    p.add_argument("--bseries", action="store_true", help="also time the Python B-series package")
+    p.add_argument("--families", action="store_true", help="also every family to order 3, abstract and 1-3 D")
+    p.add_argument("--family-limit", type=float, default=20.0, help="seconds before a family case is abandoned")
+    p.add_argument("--out", help="write results.json here")
     args = p.parse_args()
-    results = {"machine": platform.platform(), "python": platform.python_version(), "sympy": sp.__version__,
-               "targets": [], "growth": []}
-    print(f"{'case':<28}{'seconds':>10}{'target':>10}")
-    for name, case, target in TARGETS:
-        t = derive_time(**case, repeat=args.repeat)
-        results["targets"].append({"case": name, "seconds": t, "target": target})
-        print(f"{name:<28}{t:>10.2f}{target:>10.1f}  {'ok' if t < target else 'SLOW'}", flush=True)
-    print(f"\n{'optimizer':<12}{'regime':<12}{'dim':>5}{'order':>7}{'seconds':>10}")
-    for optimizer in args.only:
-        for dim in [None, 1, 2, 3]:
-            for stationary in [True, False]:
-                for order in range(0, args.max_order + 1):
-                    t = derive_time(optimizer, order, dim, stationary, args.repeat, limit=args.max_seconds)
-                    regime = "n→∞" if stationary else "finite n"
-                    results["growth"].append({"optimizer": optimizer, "dim": dim or "abstract", "order": order,
-                                              "regime": regime, "seconds": t})
-                    shown = f"{t:>10.2f}" if t < float("inf") else f"{'>' + str(int(args.max_seconds)):>10}"
-                    print(f"{optimizer:<12}{regime:<12}{dim or 'abs':>5}{order:>7}{shown}", flush=True)
-                    if t > args.max_seconds:
-                        break
-    print(f"\n{'cyclic, 3 batches':<24}{'dim':>5}{'order':>7}{'seconds':>10}")
-    results["batches"] = []
-    for optimizer, orders in [("gd", range(4)), ("adam", range(2)), ("lion", range(2))]:
-        for dim in [1, 2, 3]:
-            for order in orders:
-                t = batch_time(optimizer, order, dim)
-                results["batches"].append({"optimizer": optimizer, "dim": dim, "order": order, "seconds": t})
-                print(f"{optimizer:<24}{dim:>5}{order:>7}{t:>10.2f}", flush=True)
+    trees = {"after": ROOT}
+    tmp = None
+    if args.baseline:
+        tmp = tempfile.mkdtemp(prefix="bea-baseline-")
+        subprocess.run(["git", "worktree", "add", "--detach", tmp, args.baseline], cwd=ROOT, check=True,
+                       capture_output=True)
+        trees = {"before": Path(tmp), "after": ROOT}
+    results = {"machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+               "load_at_start": os.getloadavg(), "limit": args.limit, "baseline": args.baseline, "rows": []}
+    try:
+        header = f"{'case':<40}" + "".join(f"{k + ' (cpu s)':>18}" for k in trees)
+        if args.bseries:
+            header += f"{'BSeries (cpu s)':>18}"
+        print(header)
+        cases = [("target", label, dict(kind="derive", optimizer=o, order=p_, dim=d, stationary=s))
+                 for label, o, p_, d, s in TARGETS]
+        cases.append(("target", "reshuffled(), 3 smooth 2-D batches", dict(kind="reshuffled")))
+        if args.families:
+            cases += [("family", f"{o} order {p_} {'abstract' if d is None else f'{d}-D'}, "
+                                 f"{'n→∞' if s else 'finite n'}",
+                       dict(kind="derive", optimizer=o, order=p_, dim=d, stationary=s))
+                      for o in FAMILIES for d in (None, 1, 2, 3) for s in (True, False) for p_ in range(4)]
+        for group, label, case in cases:
+            row = {"group": group, "case": label, **case}
+            line = f"{label:<40}"
+            limit = args.limit if group == "target" else args.family_limit
+            for name, tree in trees.items():
+                row[name] = run_child(CHILD, json.dumps(case), tree, limit)
+                line += f"{shown(row[name], limit):>18}"
+            if args.bseries and case.get("optimizer") == "gd" and case.get("dim") is None:
+                row["bseries"] = run_child(BSERIES, str(case["order"]), None, limit)
+                line += f"{shown(row['bseries'], limit):>18}"
+            results["rows"].append(row)
+            print(line, flush=True)
+    finally:
+        if tmp:
+            subprocess.run(["git", "worktree", "remove", "--force", tmp], cwd=ROOT, capture_output=True)
     if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(results, fh, indent=2)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "derivation_times.json").write_text(json.dumps(results, indent=1))
+        print(f"wrote {out / 'derivation_times.json'}")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,20 @@ def test_derive_mini_batches_and_reshuffling(capsys):
                        "--vars", "x,y", "--reshuffled")
     assert code == 0
     assert "F1^(0) = [1/2 - x/2, 0]" in out  # the GD field of E_0 alone: −(1/2)∇²E₀∇E₀
-    assert "F̄1 = [-x/2, -y] = −∇(x**2/4 + y**2/2)" in out  # (1/8)Σ‖∇E_r‖² up to a constant
+    # (1/4k) Σ_r ‖∇E_r‖² with k = 2, read off each batch's recognized regularizer
+    assert "F̄1 = [-x/2, -y] = −∇(y**2/2 + (x - 1)**2/8 + (x + 1)**2/8)" in out
     code, _, err = run(capsys, "derive", "adam", "--batch-loss", "x**2", "--vars", "x", "--reshuffled")
     assert code == 2 and "memoryless optimizers only" in err
+
+
+def test_derive_reads_a_library_loss_by_name(capsys):
+    code, out, _ = run(capsys, "derive", "gd", "--loss", "quadratic", "--order", "1")
+    assert code == 0 and "‖∇E‖₂²" in out
+    code, _, err = run(capsys, "derive", "gd", "--loss", "quadratic", "--vars", "x")  # text: needs its variables
+    assert code == 2 and err.startswith("bea: error:")
+
+
+def test_an_empty_option_is_an_error_not_the_default(capsys):
+    for argv in (["verify", "gd", "--theta0", ""], ["derive", "gd", "--schedule", " "], ["verify", "gd", "--out", ""]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and "is empty" in err, argv

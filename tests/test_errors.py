@@ -104,8 +104,9 @@ def test_malformed_spec():
     stray = sp.Symbol("w")
     with pytest.raises(BeaError, match=r"its step uses \['w'\]"):
         OptimizerSpec("bad", "bad", step=S.g * stray)
-    with pytest.raises(BeaError, match="state m must be built from g, theta"):
-        OptimizerSpec("bad", "bad", step=S.m, states=(State(S.m, sp.Rational(1, 2), S.g * S.n),))
+    with pytest.raises(BeaError, match="its input depends on n"):
+        bea.modified_ode(OptimizerSpec("bad", "bad", step=S.m, states=(State(S.m, sp.Rational(1, 2), S.g * S.n),)),
+                         order=1)
 
 
 def test_reserved_variable_names():
@@ -188,14 +189,12 @@ def _one_state(**fields):
 
 
 @pytest.mark.parametrize("fields,fragment", [
-    (dict(decay=1 / (S.n + 1)), r"decay must be a constant .* uses \['n'\]"),
-    (dict(decay=S.g), r"decay must be a constant .* uses \['g'\]"),
+    (dict(decay=S.g), r"decay must be built from numbers, hyperparameters, n, t and h.*; it uses \['g'\]"),
     (dict(decay=sp.Integer(2)), r"decay must be in \[0, 1\], got 2"),
     (dict(decay=sp.Integer(-1)), r"decay must be in \[0, 1\], got -1"),
-    (dict(scale=S.g), r"scale must be a constant .* uses \['g'\]"),
-    (dict(input=S.m), r"state m must be built from g, theta and hyperparameters .* uses \['m'\]"),
-    (dict(input=S.g * S.n), r"uses \['n'\]"),
-    (dict(symbol=S.beta), "state symbols must be distinct and differ from g, theta, n and the hyperparameters"),
+    (dict(scale=S.g), r"scale must be built from numbers, hyperparameters, n, t and h.* uses \['g'\]"),
+    (dict(symbol=S.beta), r"state symbols must be distinct and differ from g, theta, n, t, h, player and the "
+                          r"hyperparameters; \['beta'\] clash"),
     (dict(decay=sp.Function("grad_at")(S.theta)), "grad_at, which is not a known function"),
     (dict(input=sp.zoo), "not finite"),
     (dict(decay="beta**2", input="g**2", scale="1 - beta**2"), None),
@@ -207,6 +206,17 @@ def test_specs_the_engine_cannot_derive_are_refused(fields, fragment):
         return
     with pytest.raises(BeaError, match=fragment):
         _one_state(**fields)
+
+
+@pytest.mark.parametrize("fields,fragment", [
+    (dict(decay=1 / (S.n + 1)), r"decay 1/\(n \+ 1\), which varies with n or t without tending to 1"),
+    (dict(input=S.m), r"state m is fed by its own new value \(m\)"),
+    (dict(input=S.g * S.n), r"its input depends on n, but past inputs were taken at other n"),
+])
+def test_specs_well_formed_but_without_an_expansion_are_refused_when_derived(fields, fragment):
+    spec = _one_state(**fields)
+    with pytest.raises(BeaError, match=fragment):
+        bea.modified_ode(spec, order=1)
 
 
 def test_a_decay_is_checked_again_with_the_values_given():

@@ -15,7 +15,9 @@ BUILTINS = {"eval", "exec", "compile", "__import__"}
 PARSERS = {"parse_expr", "parse_latex", "S", "sympify"}
 #: Modules of the engine that sympify SymPy objects it built itself (fields, decays); user text reaches
 #: them only through bea.expr.read.  Elsewhere sympify must be strict (strict=True refuses text).
-SYMPIFY_ALLOWED = {"bea/abstract.py", "bea/engine.py", "bea/moments.py", "bea/concrete.py"}
+#: bea/trees.py converts SymPy trees to SymEngine with ``symengine.sympify`` (no ``strict`` flag; its
+#: string grammar is SymEngine's own C++ parser, which never runs Python).
+SYMPIFY_ALLOWED = {"bea/abstract.py", "bea/engine.py", "bea/moments.py", "bea/concrete.py", "bea/trees.py"}
 #: Loaders that run code stored in a file.
 UNSAFE_LOADERS = {("pickle", "load"), ("pickle", "loads"), ("marshal", "load"), ("marshal", "loads"),
                   ("shelve", "open"), ("yaml", "load"), ("yaml", "unsafe_load"), ("dill", "load"), ("joblib", "load")}

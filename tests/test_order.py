@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import bea
 from bea import losses as library
 from bea.integrate import error_slope, step_sizes
+from bea.plan import plan
 from bea.registry import cases
 from bea.verify import trajectory_error
 from conftest import X2
@@ -31,7 +32,9 @@ RANDOM_LOSS_SLOPES = [(c, p) for c in FORGETTING if c.example.loss is None for p
 LIBRARY_LOSS_SLOPES = [(c, p) for c in FORGETTING if c.example.loss is not None for p in c.example.orders]
 #: orders checked in the slow suite only
 SLOW_SLOPES = [(c, p) for c in FORGETTING for p in c.example.slow_orders]
-FIRST_STEP = [(c, p) for c in CASES for p in ((0,) if c.accumulates else (0, 1, 2))]
+#: the first step's local error; not for a flow that starts singular (a running average's weight 1/(n+1) is
+#: not small on the first steps: those are checked after a burn-in below, with the other memories)
+FIRST_STEP = [(c, p) for c in CASES if not plan(c.spec()).start_step for p in ((0,) if c.accumulates else (0, 1, 2))]
 #: with memory: the n → ∞ field after the transient
 STATIONARY = [(c, p) for c in FORGETTING if c.spec().states for p in (1, 2)]
 ACCUMULATING = [(c, p) for c in CASES if c.accumulates for p in c.example.orders]

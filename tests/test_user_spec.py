@@ -101,9 +101,9 @@ def test_a_toml_optimizer_of_ones_own_is_derived_and_iterated(tmp_path):
     ('name = "x"\nstep = "g > 0"', "step: not allowed: a comparison, at column 1"),
     ('name = "x"\nstep = "__import__(\'os\').system(\'touch MARKER\')"', "not allowed: attribute access"),
     ('name = "x"\nstep = "grad_at(theta)"', "unknown function 'grad_at'"),
-    ('name = "x"\nstep = "g"\n[[states]]\nsymbol = "m"\ndecay = "1/(n+1)"\ninput = "g"', "decay must be a constant"),
+    ('name = "x"\nstep = "g"\n[[states]]\nsymbol = "m"\ndecay = "g"\ninput = "g"', "decay must be built from numbers, hyperparameters, n, t and h"),
     ('name = "x"\nstep = "m"\n[[states]]\nsymbol = "m"\ndecay = 2\ninput = "g"', "decay must be in [0, 1], got 2"),
-    ('name = "x"\nstep = "m"\n[[states]]\nsymbol = "m"\ndecay = "0.5"\ninput = "g"\nscale = "g"', "scale must be a constant"),
+    ('name = "x"\nstep = "m"\n[[states]]\nsymbol = "m"\ndecay = "0.5"\ninput = "g"\nscale = "g"', "scale must be built from numbers"),
     ('name = "x"\nstep = "m"\n[[states]]\nsymbol = "m"\ndecay = "0.5"\ninput = "g"\n'
      '[[states]]\nsymbol = "m"\ndecay = "0.5"\ninput = "g"', "state 2: symbol 'm' must be a new name"),
     ('name = "../../x"\nstep = "g"', "name must be 1 to 64 letters"),
@@ -143,3 +143,33 @@ def test_missing_spec_file_and_cli(tmp_path, capsys):
     assert main(["derive", "adam", "--spec", str(EXAMPLE)]) == 2
     assert "not both" in capsys.readouterr().err
     assert spec_from_dict({"name": "gd2", "step": "g"}).step == S.g
+
+
+def test_a_toml_schedule_in_t_has_the_hand_derived_first_correction(tmp_path):
+    """θ ← θ − h P(t) g with P = 1 − e^{−10t}: Taylor of the flow θ̇ = −P g gives the one-step
+    matching field F₁ = −½(∇f·f + ∂ₜf) = −½P²Hg + ½P′g (f = −Pg), derived here by hand."""
+    path = tmp_path / "warm.toml"
+    path.write_text('name = "warm"\nstep = "(1 - exp(-t/0.1)) * g"\n')
+    spec = load_spec(path)
+    x, y = sp.symbols("x y")
+    loss = (x * y - 1) ** 2 / 2 + x**4 / 10
+    ode = bea.modified_ode(spec, loss, [x, y], order=1)
+    P = 1 - sp.exp(-10 * S.t)
+    g = sp.Matrix([loss.diff(v) for v in (x, y)])
+    H = sp.hessian(loss, (x, y))
+    expected = -P**2 * H * g / 2 + P.diff(S.t) * g / 2
+    point = {x: 0.3, y: -1.1, S.t: 0.07}
+    assert [float(F.subs(point)) for F in ode.terms[1]] == pytest.approx([float(e.subs(point)) for e in expected],
+                                                                               rel=1e-12)
+
+
+def test_a_toml_game_of_ones_own_matches_its_measured_order(tmp_path, capsys):
+    """Alternating descent–ascent written in a spec file (player, grad at a shifted point), on the
+    bilinear game: `bea verify` measures slopes 1, 2 for orders 0, 1."""
+    path = tmp_path / "alt.toml"
+    path.write_text('name = "my_gda"\nstep = "player*g + (1 - player)*grad(theta - h*player*g)"\n')
+    from bea.cli import main
+    assert main(["verify", "--spec", str(path), "--loss", "bilinear_game", "--order", "1", "--levels", "3",
+                 "--out", str(tmp_path / "out")]) == 0
+    study = __import__("json").loads((tmp_path / "out" / "study.json").read_text())
+    assert [round(study["slopes"][p], 1) for p in ("0", "1")] == [1.0, 2.0], study["slopes"]

@@ -164,7 +164,8 @@ def test_save_writes_json_csv_png(tmp_path):
 @pytest.mark.parametrize("name", list(losses.LOSSES))
 def test_library_losses_are_smooth_and_usable(name):
     E, xs, t0 = losses.get(name)
-    grad = sp.lambdify([list(xs)], [sp.diff(E, x) for x in xs])
+    field = list(E.field) if isinstance(E, bea.games.Game) else [sp.diff(E, x) for x in xs]  # a game: its v
+    grad = sp.lambdify([list(xs)], field)
     g = np.array(grad(t0), dtype=float)
     assert np.all(np.isfinite(g)) and 1e-3 < np.abs(g).max() < 1e3
     traj = bea.iterate("gd", E, xs, t0, 5, 0.01)
