@@ -21,8 +21,11 @@ whose parameters are flattened into θ ∈ R^d:
   ``sympy.lambdify`` (common subexpressions eliminated).
 
 A node type is one entry of :data:`NODES` (the node class and the function that evaluates a
-level's nodes of that class), so a new kind of node, say a sum over coordinates, is one small
-function.
+level's nodes of that class): contractions, and coordinate sums ``CoordSum(u)`` = Σ_j u_j
+(SAM's ‖∇E‖, normalized and clipped steps), a number the same in every coordinate.  Factors
+0^n (a first step unlike the others) are exact per step.  What autodiff does not evaluate is
+refused by name: a game's vector field, joint flows with slow states (running averages,
+schedule-free), the time t of schedules, the player mask of alternating games.
 
 >>> import torch, bea
 >>> ode = bea.modified_ode("gd", order=1, h=0.1)          # F₀ = −g, F₁ = −∇²E[g]/2
@@ -306,8 +309,45 @@ def _contractions(evaluation, nodes, loss):
             evaluation.values[DE(*(a for s, a in enumerate(node.args) if mask >> s & 1))] = total[mask]
 
 
+def _coordinate_sums(evaluation, nodes, loss):
+    """Σ_j u_j of each node's argument u, the same number in every coordinate (θ is whole on every
+    process, so no reduction over processes)."""
+    for node in nodes:
+        u = evaluation.vector(node.args[0])
+        evaluation.values[node] = u.sum().expand_as(u).clone()
+
+
 #: node class → function(evaluation, nodes of one level, loss) that stores their values.
-NODES = {DE: _contractions}
+NODES = {DE: _contractions, S.CoordSum: _coordinate_sums}
+
+#: symbols a term may hold that no number passed to modified_ode replaces → why they are refused.
+UNSUPPORTED = {
+    S.t: "the time t (a step-size schedule or a 1/t average): the field is not autonomous",
+    S.player: "the player mask of a two-player game (alternating updates)",
+}
+
+
+def _refuse_unsupported(ode):
+    """A BeaError naming the construct if ``ode`` has one that autodiff does not evaluate."""
+    name = ode.spec.name
+    if getattr(ode, "field_input", False):
+        raise BeaError(f"{name}: g is a game's vector field v, not ∇E; AutodiffField differentiates a scalar loss "
+                       "(its contractions would be ∇²E, not the Jacobian of v)")
+    if getattr(ode, "state_variables", ()):
+        states = ", ".join(map(str, ode.state_variables))
+        raise BeaError(f"{name}: a joint flow of θ and the slow state(s) {states} (running averages, schedule-free); "
+                       "AutodiffField evaluates fields of θ alone")
+    for F in ode.terms:
+        if isinstance(F, sp.MatrixBase):
+            raise BeaError(f"{name}: vector-valued terms (a joint flow); AutodiffField evaluates fields of θ alone")
+        for construct in (S.Grad, S.Prev):
+            found = (sp.S.Zero + F).atoms(construct)
+            if found:
+                raise BeaError(f"{name}: the term still holds {sorted(map(str, found))[0]}; "
+                               "AutodiffField evaluates g, θ, contractions of ∇E and coordinate sums only")
+        for symbol, why in UNSUPPORTED.items():
+            if (sp.S.Zero + F).has(symbol):
+                raise BeaError(f"{name}: the terms depend on {why}; AutodiffField does not evaluate it")
 
 
 class AutodiffField:
@@ -330,6 +370,7 @@ class AutodiffField:
             raise BeaError("AutodiffField needs an abstract ModifiedODE (modified_ode without a loss)")
         if not isinstance(loss, FlatLoss):
             raise BeaError("loss must be a bea.autodiff.FlatLoss or ModelLoss")
+        _refuse_unsupported(ode)
         self.ode, self.loss, self.cache_size = ode, loss, cache_size
         self._terms = [sp.S.Zero + F for F in ode.terms]  # SymPy expressions (0 may be a Python int)
         stray = set().union(*(F.free_symbols for F in self._terms)) - {S.g, S.theta, S.n}

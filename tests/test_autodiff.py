@@ -58,6 +58,16 @@ OPTIMIZERS = {
     "signum": dict(beta=0.9, eps=1e-2),
     "lion": dict(beta=0.9, rho=0.99, eps=1e-2, lam=0.1),
     "adamw": dict(beta=0.9, rho=0.99, eps=1e-3, lam=0.1),
+    # coordinate sums Σ_j (‖∇E‖², gᵀ∇²E g), first-step factors 0^n, gradients at other points
+    "sam": dict(c=0.3),
+    "usam": dict(c=0.3),
+    "extragradient": {},
+    "normalized_gd": dict(eps=1e-2),
+    "clip_norm_sgd": dict(clip=0.5),
+    "nesterov_lookahead": dict(beta=0.8),
+    "adabelief": dict(beta=0.9, rho=0.99, eps=1e-3),
+    "adan": dict(beta=0.9, beta2=0.9, beta3=0.99, eps=1e-3),
+    "gda_simultaneous": {},  # on a scalar loss: v = ∇E
 }
 
 
@@ -70,7 +80,7 @@ def test_orders_0_and_1_match_the_concrete_field(key):
     assert_terms_match(_name(key), 1, [0, 1, 10], **OPTIMIZERS[key])
 
 
-@pytest.mark.parametrize("key", ["gd", "heavy_ball"])
+@pytest.mark.parametrize("key", ["gd", "heavy_ball", "sam", "normalized_gd", "nesterov_lookahead"])
 def test_order_2_matches_the_concrete_field(key):
     assert_terms_match(_name(key), 2, [0, 3], theta=THETA[:1] + THETA[2:3], **OPTIMIZERS[key])
 
@@ -163,3 +173,20 @@ def test_bad_uses_name_the_problem():
         AutodiffField(bea.modified_ode("heavy_ball", order=1, beta=0.5), loss).terms(theta)
     with pytest.raises(BeaError, match="number for h"):
         AutodiffField(bea.modified_ode("gd", order=1), loss).field(theta)
+
+
+@pytest.mark.parametrize("optimizer, hyper, construct", [
+    ("running_average", {}, "slow state"),
+    ("gda_alternating", {}, "player mask"),
+])
+def test_what_autodiff_does_not_evaluate_is_refused_by_name(optimizer, hyper, construct):
+    _, _, loss = network()
+    with pytest.raises(BeaError, match=construct):
+        AutodiffField(bea.modified_ode(optimizer, order=1, **hyper), loss)
+
+
+def test_a_schedule_is_refused_by_name():
+    _, _, loss = network()
+    ode = bea.modified_ode("gd", order=1, schedule="cosine:2")
+    with pytest.raises(BeaError, match="time t"):
+        AutodiffField(ode, loss)

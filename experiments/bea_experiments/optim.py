@@ -3,8 +3,12 @@
 :class:`SpecOptimizer` runs an optimizer's :class:`bea.OptimizerSpec` literally, the recursions
 of :func:`bea.iterate.run` on tensors: for each parameter, every state s ← a s + b u(g, θ), then
 θ ← θ − h φ(s, g, θ, n), with φ and u generated from the spec (:func:`bea.numeric.function`) and
-the step's n-dependent numbers (bias corrections) computed in float64.  No optimizer is written
-twice: Adam here is bea's ``adam`` spec.
+the step's n-dependent numbers (bias corrections) computed in float64, a schedule's time at
+t_n = nh (and refused past its horizon).  No optimizer is written twice: Adam here is bea's
+``adam`` spec.  What a per-parameter step of the current gradient cannot run is refused by name:
+gradients at other points (SAM, extragradient, look-ahead), previous values (Adan), sums over all
+coordinates (normalized and clipped steps), games' player masks, running averages, states fed by
+other states (AdaBelief).
 
 :class:`Correction` is the explicit correction of the derived modified equation: the iterates of
 a step size h follow θ̇ = F₀ + hF₁ + h²F₂ + … (finite n, every ε-term kept), so adding
@@ -15,6 +19,7 @@ validity ratio ‖hF₁‖/‖F₀‖ says whether the expansion means anything 
 """
 from __future__ import annotations
 
+import sympy as sp
 import torch
 
 import bea
@@ -23,6 +28,7 @@ from bea.autodiff import AutodiffField
 from bea.errors import BeaError
 from bea.numeric import function
 from bea.optimizers import build as build_spec
+from bea.schedules import check_horizon
 
 
 def numeric_spec(optimizer: str, params: dict):
@@ -45,7 +51,8 @@ class SpecOptimizer(torch.optim.Optimizer):
         if not lr > 0:
             raise BeaError(f"lr must be > 0, got {lr}")
         self.spec = numeric_spec(optimizer, params)
-        local = [S.g, S.theta, S.n]
+        _refuse_unsupported(self.spec)
+        local = [S.g, S.theta, S.n, S.t]
         self._inputs = [function(local, st.input, "torch") for st in self.spec.states]
         self._step = function([*(st.symbol for st in self.spec.states), *local], self.spec.step, "torch")
         self._decay = [(float(st.decay), float(st.scale)) for st in self.spec.states]
@@ -62,14 +69,37 @@ class SpecOptimizer(torch.optim.Optimizer):
                     state["step"] = 0
                     for i in range(len(self.spec.states)):
                         state[f"s{i}"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                check_horizon(self.spec, (state["step"] + 1) * group["lr"])
                 n = torch.tensor(float(state["step"]), dtype=torch.float64)
+                t = n * group["lr"]  # a schedule's time t_n = nh
                 g, states = p.grad, []
                 for i, ((a, b), u) in enumerate(zip(self._decay, self._inputs)):
                     s = state[f"s{i}"]
-                    s.mul_(a).add_(_full(u(g, p, n), p), alpha=b)
+                    s.mul_(a).add_(_full(u(g, p, n, t), p), alpha=b)
                     states.append(s)
-                p.sub_(_full(self._step(*states, g, p, n), p), alpha=group["lr"])
+                p.sub_(_full(self._step(*states, g, p, n, t), p), alpha=group["lr"])
                 state["step"] += 1
+
+
+def _refuse_unsupported(spec):
+    """A BeaError naming what a per-parameter step of the current gradient cannot run: gradients at other
+    points, previous values, sums over all coordinates, a game's player mask, decays that change with n,
+    states fed by other states."""
+    exprs = [spec.step, *(st.input for st in spec.states)]
+    for construct, why in ((S.Grad, "a gradient at another point (needs the loss, not the current gradient)"),
+                           (S.Prev, "a previous value"), (S.CoordSum, "a sum over all coordinates")):
+        if any((sp.S.Zero + e).atoms(construct) for e in exprs):
+            raise BeaError(f"{spec.name}: SpecOptimizer does not run {construct.word}(·), {why}")
+    if any((sp.S.Zero + e).has(S.player) for e in exprs):
+        raise BeaError(f"{spec.name}: SpecOptimizer does not run a two-player game's player mask")
+    for st in spec.states:
+        if not ((sp.S.Zero + st.decay).is_number and (sp.S.Zero + st.scale).is_number):
+            raise BeaError(f"{spec.name}: SpecOptimizer does not run state {st.symbol}, whose decay {st.decay} "
+                           "changes with the step (a running average)")
+        fed = sorted(str(o.symbol) for o in spec.states if (sp.S.Zero + st.input).has(o.symbol))
+        if fed:
+            raise BeaError(f"{spec.name}: SpecOptimizer does not run state {st.symbol}, whose input uses the "
+                           f"state(s) {', '.join(fed)}")
 
 
 def _full(value, like):

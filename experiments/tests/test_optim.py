@@ -12,6 +12,7 @@ import sympy as sp
 torch = pytest.importorskip("torch")
 
 import bea  # noqa: E402
+from bea import BeaError  # noqa: E402
 from bea import registry  # noqa: E402
 from bea.autodiff import FlatLoss  # noqa: E402
 from bea.iterate import run as iterate_spec  # noqa: E402
@@ -26,9 +27,19 @@ def e_torch(t):
     return (t[0] * t[1] - 1) ** 2 / 2 + t[0] ** 4 / 10 + torch.cos(t[0] + 2 * t[1]) / 5
 
 
+#: what a per-parameter step of the current gradient cannot run, and the word its refusal names
+REFUSED = {"extragradient": "grad", "usam": "grad", "sam": "grad", "nesterov_lookahead": "grad",
+           "schedule_free_sgd": "grad", "gda_alternating": "grad", "adan": "prev", "clip_norm_sgd": "sum",
+           "normalized_gd": "sum", "running_average": "running average", "adabelief": "uses the state"}
+
+
 @pytest.mark.parametrize("case", registry.cases(), ids=lambda c: c.id)
 def test_spec_optimizer_is_bea_iterate_step_by_step(case):
     theta = torch.nn.Parameter(torch.tensor(START, dtype=torch.float64))
+    if case.name in REFUSED:
+        with pytest.raises(BeaError, match=REFUSED[case.name]):
+            SpecOptimizer([theta], case.name, lr=0.05, params=case.params)
+        return
     opt = SpecOptimizer([theta], case.name, lr=0.05, params=case.params)
     got = [theta.detach().numpy().copy()]
     for _ in range(25):
@@ -117,7 +128,9 @@ def _concrete_F1(name, params, n):
     return np.array([float(v.xreplace(values).evalf(30)) for v in ode.terms[1]])
 
 
-FAST = ("adam", "adam_no_bc", "rmsprop_bc", "heavy_ball", "lion")
+FAST = ("adam", "adam_no_bc", "rmsprop_bc", "heavy_ball", "lion", "running_average")
+CORRECTION_REFUSED = {"heavy_ball_cosine": "time t", "adam_cosine": "time t", "running_average": "slow state",
+                      "gda_alternating": "player mask", "schedule_free_sgd": "no dimension-free Taylor expansion"}
 CASES = [pytest.param(c, id=c.id, marks=() if c.id in FAST else pytest.mark.slow)
          for c in registry.cases() if not c.accumulates]
 
@@ -127,6 +140,10 @@ def test_correction_is_c_h2_F1_of_the_derivation(case):
     """Δθ = c·h²·F₁(θ, n) at n = 0, 1, 10 and far out (= the stationary F₁), F₁ from bea.modified_ode with the
     same loss in SymPy; every optimizer the engine derives (a few in the fast suite, all in the slow one)."""
     c, h = -0.7, 0.01
+    if case.id in CORRECTION_REFUSED:  # refused by name, by bea.autodiff or by the derivation itself
+        with pytest.raises(BeaError, match=CORRECTION_REFUSED[case.id]):
+            Correction(case.name, case.params, h, FlatLoss(e_torch), c)
+        return
     correction = Correction(case.name, case.params, h, FlatLoss(e_torch), c)
     theta = torch.tensor(START, dtype=torch.float64)
     for n in (0, 1, 10, "inf"):
@@ -155,3 +172,17 @@ def test_adam_correction_coefficient_is_the_closed_form(n):
     correction = Correction("adam", dict(beta=beta, rho=rho, eps=eps), h, FlatLoss(e_torch), c)
     delta, _ = correction.delta(theta.detach(), 10**6 if n == "inf" else n)
     torch.testing.assert_close(delta, want, rtol=1e-9, atol=1e-18)
+
+
+def test_a_schedule_runs_at_t_n_and_not_past_its_horizon():
+    """A scheduled step runs at t_n = nh (the step-by-step test above); a run past the horizon is refused."""
+    case = next(c for c in registry.cases() if c.id == "adam_cosine")
+    horizon = float(numeric_spec(case.name, case.params).options["horizon"])
+    theta = torch.nn.Parameter(torch.tensor(START, dtype=torch.float64))
+    opt = SpecOptimizer([theta], case.name, lr=horizon / 2, params=case.params)
+    for _ in range(2):
+        opt.zero_grad()
+        e_torch(theta).backward()
+        opt.step()
+    with pytest.raises(BeaError, match="horizon"):
+        opt.step()
