@@ -185,6 +185,13 @@ def test_what_autodiff_does_not_evaluate_is_refused_by_name(optimizer, hyper, co
         AutodiffField(bea.modified_ode(optimizer, order=1, **hyper), loss)
 
 
+def test_a_game_vector_field_is_refused_by_name():
+    """field=True: ∇²E in the terms means the Jacobian of the game's v, which a scalar loss does not give."""
+    _, _, loss = network()
+    with pytest.raises(BeaError, match="game's vector field"):
+        AutodiffField(bea.modified_ode("gda_simultaneous", order=1, field=True), loss)
+
+
 def test_a_schedule_is_refused_by_name():
     _, _, loss = network()
     ode = bea.modified_ode("gd", order=1, schedule="cosine:2")

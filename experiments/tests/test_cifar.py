@@ -342,3 +342,10 @@ def test_paired_differences_at_equal_train_loss():
     assert table[0.97]["one_norm_eps"].shape == (2, 5)
     np.testing.assert_allclose(table[0.97]["one_norm_eps"], 0.1, rtol=1e-12)
     assert at_train_loss(rows(slow, 1.0), 0.1, "one_norm_eps") is None
+    # a corrected run counts only while its validity ratio is small: seed 1's value run leaves the range at 0.9
+    runs[("rho", 0.97)][1] = (1, {}, [r | {"validity_ratio": 0.1 if r["train_loss"] > 0.95 else 0.8}
+                                      for r in rows(slow, 11.0)])
+    levels, _, table = paired(runs, points=6)
+    kept = table[0.97]["one_norm_eps"]
+    assert np.isnan(kept[1, levels < 0.95]).all() and not np.isnan(kept[1, levels > 1.2]).any()
+    np.testing.assert_allclose(kept[0], 0.1, rtol=1e-12)
