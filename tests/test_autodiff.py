@@ -192,6 +192,17 @@ def test_a_game_vector_field_is_refused_by_name():
         AutodiffField(bea.modified_ode("gda_simultaneous", order=1, field=True), loss)
 
 
+@pytest.mark.parametrize("construct", [S.Grad(S.theta - S.g), S.Prev(S.g)])
+def test_a_construct_left_in_a_term_is_refused_by_name(construct):
+    import dataclasses
+
+    _, _, loss = network()
+    ode = bea.modified_ode("gd", order=1)
+    ode = dataclasses.replace(ode, terms=[ode.terms[0], ode.terms[1] + construct])
+    with pytest.raises(BeaError, match=construct.word):
+        AutodiffField(ode, loss)
+
+
 def test_a_schedule_is_refused_by_name():
     _, _, loss = network()
     ode = bea.modified_ode("gd", order=1, schedule="cosine:2")
