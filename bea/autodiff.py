@@ -25,7 +25,8 @@ level's nodes of that class): contractions, and coordinate sums ``CoordSum(u)`` 
 (SAM's ‖∇E‖, normalized and clipped steps), a number the same in every coordinate.  Factors
 0^n (a first step unlike the others) are exact per step.  What autodiff does not evaluate is
 refused by name: a game's vector field, joint flows with slow states (running averages,
-schedule-free), the time t of schedules, the player mask of alternating games.
+schedule-free), the player mask of alternating games.  A step-size schedule's terms depend on the
+time t, passed to :meth:`AutodiffField.terms` next to n.
 
 >>> import torch, bea
 >>> ode = bea.modified_ode("gd", order=1, h=0.1)          # F₀ = −g, F₁ = −∇²E[g]/2
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -227,7 +229,7 @@ class _Elementwise:
     def __init__(self, expr, kinds):
         self.nodes = _nodes_in(expr, kinds)
         dummies = [sp.Dummy() for _ in self.nodes]
-        self.fn = elementwise.torch_code(expr.xreplace(dict(zip(self.nodes, dummies))), [S.g, S.theta, *dummies])
+        self.fn = elementwise.torch_code(expr.xreplace(dict(zip(self.nodes, dummies))), [S.g, S.theta, S.t, *dummies])
 
 
 class _Program:
@@ -257,13 +259,14 @@ class _Evaluation:
     theta: object
     g: object
     program: _Program
+    t: object = 0.0
     values: dict = field(default_factory=dict)
 
     def vector(self, expr):
         if expr not in self.values:
             torch = _torch()
             code = self.program.code[expr]
-            out = code.fn(self.g, self.theta, *(self.values[x] for x in code.nodes))
+            out = code.fn(self.g, self.theta, self.t, *(self.values[x] for x in code.nodes))
             self.values[expr] = out if torch.is_tensor(out) and out.shape == self.theta.shape \
                 else torch.as_tensor(out, dtype=self.theta.dtype, device=self.theta.device).expand_as(self.theta).clone()
         return self.values[expr]
@@ -322,7 +325,6 @@ NODES = {DE: _contractions, S.CoordSum: _coordinate_sums}
 
 #: symbols a term may hold that no number passed to modified_ode replaces → why they are refused.
 UNSUPPORTED = {
-    S.t: "the time t (a step-size schedule or a 1/t average): the field is not autonomous",
     S.player: "the player mask of a two-player game (alternating updates)",
 }
 
@@ -373,10 +375,11 @@ class AutodiffField:
         _refuse_unsupported(ode)
         self.ode, self.loss, self.cache_size = ode, loss, cache_size
         self._terms = [sp.S.Zero + F for F in ode.terms]  # SymPy expressions (0 may be a Python int)
-        stray = set().union(*(F.free_symbols for F in self._terms)) - {S.g, S.theta, S.n}
+        stray = set().union(*(F.free_symbols for F in self._terms)) - {S.g, S.theta, S.n, S.t}
         if stray:
             raise BeaError(f"the field needs numbers for {sorted(map(str, stray))}; pass them to modified_ode")
         self.uses_n = any(F.has(S.n) for F in self._terms)
+        self.uses_t = any(F.has(S.t) for F in self._terms)
         self._powers = sorted(set().union(*(elementwise.step_powers(F) for F in self._terms)), key=sp.default_sort_key)
         vanished = [F.xreplace({p: 0 for p in self._powers}) for F in self._terms]
         self._n_after_powers_vanish = any(F.has(S.n) for F in vanished)
@@ -407,14 +410,18 @@ class AutodiffField:
             self.loss.reduce(g)
         return g
 
-    def terms(self, theta, n: int | None = None, gradient=None) -> list:
-        """[F₀(θ), …, F_p(θ)] on the interval of step ``n`` (needed when the terms depend on n).
+    def terms(self, theta, n: int | None = None, gradient=None, t=None) -> list:
+        """[F₀(θ), …, F_p(θ)] on the interval of step ``n`` (needed when the terms depend on n), at time
+        ``t`` (needed when they depend on it: a step-size schedule).
 
         ``gradient``: ∇E(θ) when the caller has it already (saves one gradient)."""
+        if self.uses_t and (t is None or isinstance(t, bool) or not math.isfinite(float(t))):
+            raise BeaError(f"these terms depend on the time t (a step-size schedule); pass t as a number, got {t!r}")
         program = self.program(n)
         theta = theta.detach()
         g = self.gradient(theta) if gradient is None else gradient.detach()
-        evaluation = _Evaluation(theta, g, program)
+        time = _torch().tensor(float(t) if self.uses_t else 0.0, dtype=theta.dtype, device=theta.device)
+        evaluation = _Evaluation(theta, g, program, time)
         for nodes in program.levels:
             for kind, handler in NODES.items():
                 group = [x for x in nodes if isinstance(x, kind)]
@@ -422,11 +429,11 @@ class AutodiffField:
                     handler(evaluation, group, self.loss)
         return [evaluation.vector(F) for F in program.terms]
 
-    def field(self, theta, n: int | None = None, gradient=None, h=None):
-        """F₀ + hF₁ + … + h^pF_p at θ, with ``h`` or the result's own step size."""
+    def field(self, theta, n: int | None = None, gradient=None, h=None, t=None):
+        """F₀ + hF₁ + … + h^pF_p at θ (and time ``t``), with ``h`` or the result's own step size."""
         h = self.ode.h if h is None else h
         if isinstance(h, sp.Basic) and not h.is_number:
             raise BeaError("the field needs a number for h; pass h here or to modified_ode")
         h = float(h)
-        terms = self.terms(theta, n, gradient)
+        terms = self.terms(theta, n, gradient, t)
         return sum((h**i * F for i, F in enumerate(terms[1:], start=1)), terms[0])

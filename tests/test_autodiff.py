@@ -32,9 +32,11 @@ def network(hidden=2):
     return E / len(INPUTS), [*w, *v], loss
 
 
-def exact_terms(ode, theta, n):
-    """The concrete terms at θ and step n in 40-digit arithmetic."""
+def exact_terms(ode, theta, n, time=None):
+    """The concrete terms at θ, step n (and time t) in 40-digit arithmetic."""
     values = {x: sp.Float(t, 40) for x, t in zip(ode.variables, theta)} | {S.n: n}
+    if time is not None:
+        values[S.t] = sp.Float(time, 40)
     return [np.array([float(sp.N(Fi.xreplace(values), 30)) for Fi in F]) for F in ode.terms]
 
 
@@ -203,8 +205,17 @@ def test_a_construct_left_in_a_term_is_refused_by_name(construct):
         AutodiffField(ode, loss)
 
 
-def test_a_schedule_is_refused_by_name():
-    _, _, loss = network()
-    ode = bea.modified_ode("gd", order=1, schedule="cosine:2")
+@pytest.mark.parametrize("optimizer, hyper", [("gd", {}), ("heavy_ball", dict(beta=0.5)),
+                                               ("adam", dict(beta=0.5, rho=0.8, eps=1e-2))])
+def test_a_schedule_is_evaluated_at_the_time_t(optimizer, hyper):
+    """Scheduled steps (cosine decay over T = 2): terms in t (and n), against the concrete field."""
+    E, variables, loss = network()
+    hyper = hyper | dict(schedule="cosine:2")
+    field = AutodiffField(bea.modified_ode(optimizer, order=1, **hyper), loss)
+    concrete = bea.modified_ode(optimizer, E, variables, order=1, **hyper)
+    point = torch.tensor(THETA, dtype=torch.float64)
+    for n, time in [(0, 0.0), (3, 0.7), (10, 1.3)]:
+        for got, want in zip(field.terms(point, n=n, t=time), exact_terms(concrete, THETA, n, time)):
+            assert np.abs(got.numpy() - want).max() <= 1e-10 * max(1.0, np.abs(want).max()), (optimizer, n)
     with pytest.raises(BeaError, match="time t"):
-        AutodiffField(ode, loss)
+        field.terms(point, n=0)

@@ -124,7 +124,7 @@ class Correction:
         self.field = AutodiffField(ode, loss)
 
     def delta(self, theta, n: int, gradient=None):
-        F = self.field.terms(theta, n, gradient)
+        F = self.field.terms(theta, n, gradient, t=n * self.h if self.field.uses_t else None)  # a schedule: t_n = nh
         ratio = float(self.h * F[1].norm() / F[0].norm()) if F[0].norm() > 0 else float("inf")
         out = self.c1 * self.h**2 * F[1]
         if self.c2:
