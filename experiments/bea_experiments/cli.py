@@ -27,7 +27,7 @@ def register(subparsers):
     add_cifar_parsers(esub)
     me = esub.add_parser("modified-equation", help="the modified equation checked on a real network: global-error "
                                                    "slopes of the order-0, 1, 2 flows against full-batch iterates")
-    me.add_argument("--optimizer", default="all", help="adam, heavy_ball, rmsprop or all (their documented settings)")
+    me.add_argument("--optimizer", default="all", help="adam, heavy_ball, rmsprop, a comma-separated list of them, or all (their documented settings)")
     me.add_argument("--out", default="docs/figures/modified_equation", help="folder for NAME/, slopes.png, table.md")
     me.add_argument("--data-dir", default="../shared/data", help="folder holding cifar-10-batches-py/")
     me.add_argument("--T", type=float, default=None, help="horizon (default 0.2)")
@@ -40,7 +40,7 @@ def register(subparsers):
 def cmd_modified_equation(args):
     from .modified_equation import PRESETS, run_all
 
-    names = list(PRESETS) if args.optimizer == "all" else [args.optimizer]
+    names = list(PRESETS) if args.optimizer == "all" else args.optimizer.split(",")
     overrides = {k: v for k, v in dict(T=args.T, h_max=args.h_max, levels=args.levels, images=args.images).items()
                  if v is not None}
     for path in run_all(names, Path(args.out), data_dir=args.data_dir, **overrides):
