@@ -14,10 +14,9 @@ torch = pytest.importorskip("torch")
 import bea  # noqa: E402
 from bea import BeaError  # noqa: E402
 from bea_experiments.cifar import models  # noqa: E402
-from bea_experiments.cifar.adam import PaperAdam  # noqa: E402
 from bea_experiments.cifar.config import Config  # noqa: E402
 from bea_experiments.cifar.data import write_fake  # noqa: E402
-from bea_experiments.cifar.train import Diverged, full_batch_gradient, hessian_vector, run  # noqa: E402
+from bea_experiments.cifar.train import Diverged, full_batch_gradient, run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 
@@ -28,49 +27,10 @@ def test_resnet_parameter_counts_are_the_standard_cifar_ones(name, count):
     assert sum(p.numel() for p in model.parameters()) == count
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "small_cnn"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "small_cnn", "mlp"])
 def test_models_map_images_to_logits(name):
     model = models.build(name, 100, 8)
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 100)
-
-
-def _quadratic_model():
-    """θ ∈ R², E(θ) = (θ₁θ₂ − 1)²/2 + θ₁⁴/10: the same loss in torch and in SymPy."""
-    theta = torch.nn.Parameter(torch.tensor([0.3, 1.2], dtype=torch.float64))
-    loss = lambda: (theta[0] * theta[1] - 1) ** 2 / 2 + theta[0] ** 4 / 10  # noqa: E731
-    return theta, loss
-
-
-@pytest.mark.parametrize("bias_correction", [True, False])
-def test_paper_adam_is_bea_iterate_step_by_step(bias_correction):
-    theta, loss = _quadratic_model()
-    opt = PaperAdam([theta], lr=0.05, beta=0.9, rho=0.99, eps=1e-3, bias_correction=bias_correction)
-    got = [theta.detach().numpy().copy()]
-    for _ in range(30):
-        opt.zero_grad()
-        loss().backward()
-        opt.step()
-        got.append(theta.detach().numpy().copy())
-    x, y = sp.symbols("x y")
-    want = bea.iterate("adam", (x * y - 1) ** 2 / 2 + x**4 / 10, [x, y], [0.3, 1.2], 30, 0.05, beta=0.9, rho=0.99,
-                       eps=1e-3, bias_correction=bias_correction)
-    np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=1e-14)
-
-
-def test_paper_adam_with_eps_outside_is_torch_adam():
-    torch.manual_seed(0)
-    a, b = models.build("small_cnn", 10, 8).double(), models.build("small_cnn", 10, 8).double()
-    b.load_state_dict(a.state_dict())
-    x, y = torch.randn(6, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (6,))
-    oa = PaperAdam(a.parameters(), lr=1e-3, beta=0.8, rho=0.95, eps=1e-6, eps_inside=False)
-    ob = torch.optim.Adam(b.parameters(), lr=1e-3, betas=(0.8, 0.95), eps=1e-6)
-    for _ in range(5):
-        for model, opt in ((a, oa), (b, ob)):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-    for p, q in zip(a.parameters(), b.parameters()):
-        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)
 
 
 def test_micro_batches_give_the_full_batch_gradient():
@@ -84,23 +44,6 @@ def test_micro_batches_give_the_full_batch_gradient():
         grads.append([p.grad.clone() for p in model.parameters()])
     for g3, g10 in zip(*grads):
         torch.testing.assert_close(g3, g10, rtol=1e-10, atol=1e-12)
-
-
-def test_regularizer_gradient_is_the_gradient_of_the_one_norm():
-    """∇ Σ√((∂E)² + ε) computed by differentiating the penalty directly equals ∇²E·(g/s) over micro-batches."""
-    torch.manual_seed(2)
-    model = models.build("small_cnn", 10, 8).double()
-    params = list(model.parameters())
-    x, y = torch.randn(6, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (6,))
-    eps = 1e-3
-    loss = torch.nn.functional.cross_entropy(model(x), y)
-    g = torch.autograd.grad(loss, params, create_graph=True)
-    penalty = sum(torch.sqrt(gi**2 + eps).sum() for gi in g)
-    direct = torch.autograd.grad(penalty, params)
-    s = [gi.detach() / torch.sqrt(gi.detach() ** 2 + eps) for gi in g]
-    hv = hessian_vector(model, params, x, y, 6, 4, False, s)
-    for d, h in zip(direct, hv):  # two routes through float64 autograd: equal to ~1e-7 of the largest entry
-        assert (d - h).abs().max() <= 1e-6 * d.abs().max()
 
 
 def _cfg(tmp_path, data, **kw):
@@ -136,36 +79,93 @@ def test_divergence_stops_the_run_and_is_logged(tmp_path, fake):
     assert '"note": "diverged' in (tmp_path / "run" / "log.jsonl").read_text()
 
 
-def test_ddp_gloo_two_processes_match_one(tmp_path, fake):
-    """The same full-batch step split over 2 ranks (each half the images, gradients all-reduced)."""
-    args = ["--data-dir", str(fake), "--model", "small_cnn", "--width", "8", "--train-size", "40", "--test-size", "20",
-            "--steps", "3", "--lr", "1e-3", "--eval-every", "3", "--checkpoint-every", "3", "--micro-batch", "8"]
+@pytest.mark.parametrize("extra", [[], ["--channels-last", "on"]])
+def test_ddp_gloo_with_batchnorm_two_processes_match_one(tmp_path, fake, extra):
+    """ResNet-18 with BatchNorm: 2 ranks (each every other micro-batch, one flat all-reduce) equal one process —
+    the objective does not depend on the number of processes; channels_last gradients all-reduce correctly.
+    (ε = 1e-3: with ε = 1e-8 Adam's step is the sign of coordinates whose gradient is ~0, which the order of a
+    float32 sum decides; width 8: deterministic CPU kernels crash on channels_last at width 4 in torch 2.13.)"""
+    args = ["--data-dir", str(fake), "--model", "resnet18", "--width", "8", "--train-size", "40", "--test-size", "20",
+            "--steps", "3", "--lr", "1e-3", "--eps", "1e-3", "--eval-every", "3", "--checkpoint-every", "3",
+            "--micro-batch", "8", *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master-port=29517",
-                    "-m", "bea_experiments.cifar.train", "--out", str(tmp_path / "ddp"), *args],
-                   check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
-    subprocess.run([sys.executable, "-m", "bea_experiments.cifar.train", "--out", str(tmp_path / "one"), *args],
-                   check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
+    for cmd in (["-m", "torch.distributed.run", "--nproc_per_node=2", f"--master-port={29517 + len(extra)}",
+                 "-m", "bea_experiments.cifar.train", "--out", str(tmp_path / "ddp"), *args],
+                ["-m", "bea_experiments.cifar.train", "--out", str(tmp_path / "one"), *args]):
+        proc = subprocess.run([sys.executable, *cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
     a = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
-    for k in a["model"]:
-        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-4, atol=1e-6)
+    for k, v in a["model"].items():  # float32 sums in another order; channels_last kernels differ by ~1e-5
+        if "running" not in k and "num_batches" not in k:  # running statistics: averaged over ranks
+            torch.testing.assert_close(v, b["model"][k], rtol=1e-4, atol=2e-5 if extra else 1e-6)
+    # the objective itself: before the micro-batch-aligned shards, 2 ranks gave 2.6342 against 2.6308 here
+    assert [r["train_loss"] for r in a["log"]] == pytest.approx([r["train_loss"] for r in b["log"]], rel=1e-6)
     assert json.loads((tmp_path / "ddp" / "config.json").read_text())["world_size"] == 2
 
 
-def test_sweep_and_plot(tmp_path, fake):
+def test_sweep_over_seeds_keeps_every_digit_and_plots_mean_and_std(tmp_path, fake):
     from bea_experiments.cifar.plot import plot_sweep
     from bea_experiments.cifar.sweep import sweep
 
-    cfg = _cfg(tmp_path, fake, model="small_cnn", width=8, steps=2, out=str(tmp_path / "sweep"))
-    folders = sweep(cfg, "rho", [0.9, 0.99])
-    assert [f.name for f in folders] == ["rho=0.9", "rho=0.99"]
-    assert json.loads((folders[1] / "config.json").read_text())["rho"] == 0.99
+    cfg = _cfg(tmp_path, fake, model="small_cnn", width=8, steps=2, eval_every=1, out=str(tmp_path / "sweep"))
+    folders = sweep(cfg, "rho", [0.9, 0.9999999], seeds=[0, 1])
+    assert [str(f.relative_to(tmp_path / "sweep")) for f in folders] == [
+        "rho=0.9/seed=0", "rho=0.9/seed=1", "rho=0.9999999/seed=0", "rho=0.9999999/seed=1"]
+    assert json.loads((folders[3] / "config.json").read_text())["rho"] == 0.9999999
     paths = plot_sweep(tmp_path / "sweep")
     assert all(p.stat().st_size > 0 for p in paths)
+    summary = (tmp_path / "sweep" / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("value,seeds,failed,test_acc_at_level_mean,test_acc_at_level_std")
+    assert [row.split(",")[:2] for row in summary[1:]] == [["0.9", "2"], ["0.9999999", "2"]]
     mtime = (folders[0] / "log.jsonl").stat().st_mtime
-    sweep(cfg, "rho", [0.9])  # finished: skipped
+    sweep(cfg, "rho", [0.9], seeds=[0])  # finished: skipped
     assert (folders[0] / "log.jsonl").stat().st_mtime == mtime
+
+
+def test_a_log_row_holds_train_and_test_metrics_of_the_same_parameters(tmp_path, fake):
+    """Row k: the train and test metrics of θ_{k−1} (where step k's gradient is taken); wall times increase."""
+    from bea_experiments.cifar.train import evaluate, load_tensors
+
+    cfg = _cfg(tmp_path, fake, model="small_cnn", width=8, steps=3, eval_every=1)
+    log = run(cfg, progress=False)
+    torch.manual_seed(cfg.seed)
+    _, _, xt, yt, _, classes = load_tensors(cfg, torch.device("cpu"))
+    loss, acc = evaluate(models.build("small_cnn", classes, 8), xt, yt, cfg.micro_batch, False)
+    assert log[0]["test_loss"] == pytest.approx(float(loss), rel=1e-6) and log[0]["test_acc"] == float(acc)
+    assert log[0]["wall_s"] < log[1]["wall_s"] < log[2]["wall_s"]
+
+
+def test_resume_loads_the_checkpoint_onto_the_cpu(tmp_path, fake, monkeypatch):
+    """On CUDA a checkpoint mapped to the GPU holds CUDA RNG states, which set_rng_state rejects: resuming maps
+    it to the CPU (the model and optimizer states move to the device when loaded into them)."""
+    run(_cfg(tmp_path, fake, model="small_cnn", width=8, steps=2), progress=False)
+    seen, load, set_rng = [], torch.load, torch.set_rng_state
+    monkeypatch.setattr(torch, "load", lambda *a, **kw: seen.append(kw.get("map_location")) or load(*a, **kw))
+    monkeypatch.setattr(torch, "set_rng_state", lambda s: seen.append(s.device.type) or set_rng(s))
+    run(_cfg(tmp_path, fake, model="small_cnn", width=8, steps=3), resume=True, progress=False)
+    assert seen == ["cpu", "cpu"]
+
+
+@pytest.mark.slow
+def test_compile_with_the_correction_on_the_cpu(tmp_path, fake):
+    """torch.compile with the derived correction (once: 'donated buffers … create_graph=False'): the correction
+    differentiates the uncompiled module, so compiled and eager runs agree."""
+    kw = dict(model="small_cnn", width=8, steps=2, correction=-1.0, eps=1e-4, beta=0.5, rho=0.9)
+    eager = run(_cfg(tmp_path / "eager", fake, compile="off", **kw), progress=False)
+    compiled = run(_cfg(tmp_path / "compiled", fake, compile="on", **kw), progress=False)
+    assert [r["train_loss"] for r in compiled] == pytest.approx([r["train_loss"] for r in eager], rel=1e-4)
+    assert compiled[-1]["correction_l2"] == pytest.approx(eager[-1]["correction_l2"], rel=1e-3)
+
+
+def test_check_device_logic_on_the_cpu(tmp_path, fake):
+    """--check-device on the CPU: bf16 autocast against the fp32 reference from the same weights."""
+    from bea_experiments.cifar.check_device import check, report
+
+    result = check(_cfg(tmp_path, fake, model="small_cnn", width=8, micro_batch=20), steps=2)
+    assert 1e-5 < result["gradient_relative_error"] < 0.5 and 0 <= result["flipped_signs"] < 0.5
+    assert result["reference_images_per_s"] > 0 and 0 < result["fast_mfu"] and 0 < result["reference_mfu"]
+    assert result["parameters_relative_distance"] > 0 and "flipped signs" in report(result)
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
@@ -174,31 +174,32 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["experiment", "cifar", "--out", str(tmp_path), "--data-dir", str(tmp_path / "none")]) == 2
     assert "data directory" in capsys.readouterr().err
     assert main(["experiment", "plot", str(tmp_path)]) == 2
-    assert "no KEY=VALUE run folders" in capsys.readouterr().err
+    assert "no KEY=VALUE/seed=S run folders" in capsys.readouterr().err
 
 
-def test_explicit_correction_step_is_minus_c_h2_b_hessian_times_g_over_s_over_s(tmp_path, fake):
-    """One step with regularizer c differs from the plain step by −c·h²·b·∇‖∇E‖_{1,ε}/s, b = β/(1−β) − ρ/(1−ρ);
-    ∇‖∇E‖_{1,ε} is computed here by differentiating the penalty directly (a second route)."""
-    from bea_experiments.cifar.train import load_tensors
+def test_a_corrected_step_adds_c_h2_F1_and_logs_its_validity(tmp_path, fake):
+    """One step with correction c differs from the plain step by c·h²·F₁(θ₀, n = 0), F₁ the derived term on the
+    model (bea.autodiff, itself checked against the concrete SymPy field); the validity ratio is logged."""
+    from bea.autodiff import ModelLoss
+    from bea_experiments.cifar.train import load_tensors, split
+    from bea_experiments.optim import Correction
 
     kw = dict(model="small_cnn", width=8, steps=1, lr=1e-2, beta=0.5, rho=0.9, eps=1e-4)
     run(_cfg(tmp_path / "plain", fake, **kw), progress=False)
-    log = run(_cfg(tmp_path / "corr", fake, regularizer=1.0, **kw), progress=False)
-    assert log[0]["correction_l2"] > 0  # the size of the explicit correction is logged
+    log = run(_cfg(tmp_path / "corr", fake, correction=1.0, **kw), progress=False)
+    assert log[0]["correction_l2"] > 0 and 0 < log[0]["validity_ratio"] < 1
     plain = torch.load(tmp_path / "plain" / "run" / "checkpoint.pt", weights_only=True)["model"]
     corr = torch.load(tmp_path / "corr" / "run" / "checkpoint.pt", weights_only=True)["model"]
     cfg = _cfg(tmp_path / "x", fake, **kw)
     torch.manual_seed(cfg.seed)
     x, y, _, _, n, classes = load_tensors(cfg, torch.device("cpu"))
     model = models.build("small_cnn", classes, 8)
-    params = list(model.parameters())
-    g = torch.autograd.grad(torch.nn.functional.cross_entropy(model(x), y), params, create_graph=True)
-    grad_penalty = torch.autograd.grad(sum(torch.sqrt(gi**2 + cfg.eps).sum() for gi in g), params)
-    b = 0.5 / 0.5 - 0.9 / 0.1
-    for (name, _), gp, gi in zip(model.named_parameters(), grad_penalty, g):
-        expected = -(1e-2) ** 2 * b * gp / torch.sqrt(gi.detach() ** 2 + cfg.eps)
-        torch.testing.assert_close(corr[name] - plain[name], expected, rtol=1e-3, atol=2e-8)  # float32 params
+    loss = ModelLoss(model, lambda b: torch.nn.functional.cross_entropy(model(b[0]), b[1], reduction="sum") / n,
+                     split(x, y, cfg.micro_batch))
+    delta, ratio = Correction(*cfg.optimizer_params(), cfg.lr, loss, 1.0).delta(loss.theta(), 0)
+    got = torch.cat([(corr[k] - plain[k]).reshape(-1) for k in loss.names])
+    torch.testing.assert_close(got, delta, rtol=1e-3, atol=3e-8)  # float32 parameters
+    assert ratio == pytest.approx(log[0]["validity_ratio"], rel=1e-5)
 
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -276,20 +277,20 @@ def test_corrupt_or_foreign_logs_are_ignored_with_a_warning(tmp_path, fake):
     from bea_experiments.cifar.sweep import sweep
 
     cfg = _cfg(tmp_path, fake, model="small_cnn", width=8, steps=2, out=str(tmp_path / "sweep"))
-    (folder,) = sweep(cfg, "rho", [0.9])
+    (folder,) = sweep(cfg, "rho", [0.9])  # sweep/rho=0.9/seed=3
     honest = (folder / "log.jsonl").read_text()
     for bad in ["", "{not json\n", '[1, 2]\n', '{"step": 2}\n', '{"step": "2", "train_loss": 1}\n', "\udcff"]:
         (folder / "log.jsonl").write_text(bad, errors="surrogateescape")
         with pytest.warns(BeaWarning, match="ignoring .*log.jsonl"):
-            with pytest.raises(BeaError, match="no KEY=VALUE run folders"):
+            with pytest.raises(BeaError, match="no KEY=VALUE/seed=S run folders"):
                 read_runs(tmp_path / "sweep")
         with pytest.warns(BeaWarning, match="ignoring .*log.jsonl"):
             sweep(cfg, "rho", [0.9])  # not finished: resumed from its checkpoint, which holds the log
         assert (folder / "log.jsonl").read_text() == honest
-    (tmp_path / "sweep" / "rho=abc").mkdir()
-    (tmp_path / "sweep" / "rho=abc" / "log.jsonl").write_text(honest)
+    (tmp_path / "sweep" / "rho=abc" / "seed=3").mkdir(parents=True)
+    (tmp_path / "sweep" / "rho=abc" / "seed=3" / "log.jsonl").write_text(honest)
     with pytest.warns(BeaWarning, match="'rho=abc' is not KEY=NUMBER"):
-        assert [r[1] for r in read_runs(tmp_path / "sweep")] == [0.9]
+        assert list(read_runs(tmp_path / "sweep")) == [("rho", 0.9)]
 
 
 @pytest.mark.parametrize("argv,fragment", [
@@ -317,7 +318,34 @@ def test_sweep_values_are_checked_before_the_first_run(tmp_path, fake, capsys):
 
     base = ["experiment", "sweep", "--out", str(tmp_path / "s"), "--data-dir", str(fake), "--over", "rho"]
     for values, fragment in [("0.9,nan", "--rho must be a finite number"), ("0.9,1.5", "--rho must be in [0, 1)"),
-                             ("0.999,0.9990001", "two values print alike")]:
+                             ("0.999,0.9990", "a run is given twice")]:
         assert main([*base, "--values", values]) == 2
         assert fragment in capsys.readouterr().err
         assert not (tmp_path / "s").exists()
+
+
+def test_paired_differences_at_equal_train_loss():
+    """Runs of the same seed compared at the same train loss: a one-norm 10 % above the reference's at every loss
+    gives +10 % at every level, whatever the steps at which each run gets there; a seed only one value has is
+    left out."""
+    from bea_experiments.cifar.plot import at_train_loss, paired
+
+    def rows(losses, factor):
+        return [{"step": k + 1, "train_loss": L, "one_norm_eps": factor * L, "grad_l1": factor * L**2}
+                for k, L in enumerate(losses)]
+
+    slow, fast = [2.0, 1.6, 1.2, 0.9, 0.7, 0.5], [2.0, 1.0, 0.6, 0.4]
+    runs = {("rho", 0.8): [(0, {}, rows(slow, 10.0)), (1, {}, rows(fast, 10.0))],
+            ("rho", 0.97): [(0, {}, rows(fast, 11.0)), (1, {}, rows(slow, 11.0)), (2, {}, rows(slow, 50.0))]}
+    levels, reference, table = paired(runs, points=6)
+    assert reference == 0.8 and levels[0] < 2.0 and levels[-1] == pytest.approx(0.5)
+    assert table[0.97]["one_norm_eps"].shape == (2, 5)
+    np.testing.assert_allclose(table[0.97]["one_norm_eps"], 0.1, rtol=1e-12)
+    assert at_train_loss(rows(slow, 1.0), 0.1, "one_norm_eps") is None
+    # a corrected run counts only while its validity ratio is small: seed 1's value run leaves the range at 0.9
+    runs[("rho", 0.97)][1] = (1, {}, [r | {"validity_ratio": 0.1 if r["train_loss"] > 0.95 else 0.8}
+                                      for r in rows(slow, 11.0)])
+    levels, _, table = paired(runs, points=6)
+    kept = table[0.97]["one_norm_eps"]
+    assert np.isnan(kept[1, levels < 0.95]).all() and not np.isnan(kept[1, levels > 1.2]).any()
+    np.testing.assert_allclose(kept[0], 0.1, rtol=1e-12)

@@ -21,28 +21,35 @@ class Config:
     train_size: int | None = None  # first N training images (None: all present)
     test_size: int | None = None
     width: int = 64
+    norm: str = "batch"  # ResNets: batch | group
     steps: int = 200
+    optimizer: str = "adam"  # any built-in bea optimizer (bea list)
     lr: float = 1e-4
     beta: float = 0.99
     rho: float = 0.999
     eps: float = 1e-8
+    lam: float = 0.0
     eps_inside: bool = True
     bias_correction: bool = True
     micro_batch: int = 500
     eval_every: int = 10
     checkpoint_every: int = 50
     augment: bool = False
-    regularizer: float = 0.0
+    correction: float = 0.0
+    correction_order: int = 1
+    max_validity: float = 1.0
     seed: int = 0
     device: str = "auto"
-    amp: str = "auto"  # bf16 autocast: auto | on | off
+    amp: str = "off"  # bf16 autocast: off (the faithful default) | on | auto (on with CUDA)
+    tf32: str = "off"
     channels_last: str = "auto"
     compile: str = "auto"
+    deterministic: str = "auto"
 
     def check(self) -> "Config":
         """The config if every setting is in range, else a :class:`BeaError` naming its flag: finite numbers
-        (``lr`` > 0, ``beta`` and ``rho`` in [0, 1), ``eps`` ≥ 0), sizes ≥ 1, a known dataset, device syntax
-        and switches.  Called before any work."""
+        (``lr`` > 0, ``beta`` and ``rho`` in [0, 1), ``eps``, ``lam`` ≥ 0), sizes ≥ 1, a known dataset and norm,
+        a correction order of 1 or 2, ``max_validity`` > 0, device syntax and switches.  Called before any work."""
         from .data import LAYOUT
 
         def fail(name, what):
@@ -64,8 +71,15 @@ class Config:
         for name in ("beta", "rho"):
             if not 0 <= getattr(self, name) < 1:
                 fail(name, "in [0, 1)")
-        if not self.eps >= 0:
-            fail("eps", ">= 0")
+        for name in ("eps", "lam"):
+            if not getattr(self, name) >= 0:
+                fail(name, ">= 0")
+        if self.norm not in ("batch", "group"):
+            fail("norm", "batch or group")
+        if self.correction_order not in (1, 2):
+            fail("correction_order", "1 or 2")
+        if not self.max_validity > 0:
+            fail("max_validity", "> 0")
         for name in ("train_size", "test_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 fail(name, ">= 1 (leave it out for every image present)")
@@ -80,7 +94,7 @@ class Config:
             fail("dataset", f"one of {', '.join(LAYOUT)}")
         if not DEVICE.fullmatch(self.device):
             fail("device", "auto, cpu, cuda, cuda:N or mps")
-        for name in ("amp", "channels_last", "compile"):
+        for name in ("amp", "tf32", "channels_last", "compile", "deterministic"):
             if getattr(self, name) not in SWITCHES:
                 fail(name, "auto, on or off")
         return self
@@ -90,3 +104,20 @@ class Config:
         if value not in ("auto", "on", "off"):
             raise BeaError(f"{key} must be auto, on or off, got {value!r}")
         return cuda if value == "auto" else value == "on"
+
+    def optimizer_params(self) -> tuple[str, dict]:
+        """(bea optimizer name, its hyperparameters and options) from these settings: the optimizer's own
+        hyperparameters among beta, rho, eps, lam, and bias_correction where it has that option;
+        ``--no-eps-inside`` turns adam into adam_eps_outside (PyTorch's convention)."""
+        from bea.optimizers import REGISTRY, option_names
+
+        name = self.optimizer
+        if name == "adam" and not self.eps_inside:
+            name = "adam_eps_outside"
+        if name not in REGISTRY:
+            raise BeaError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(REGISTRY)}")
+        spec = REGISTRY[name]()
+        params = {k: getattr(self, k) for k in spec.hyper_names}
+        if "bias_correction" in option_names(name):
+            params["bias_correction"] = self.bias_correction
+        return name, params

@@ -1,25 +1,33 @@
-"""Full-batch Adam on CIFAR: one step = the gradient of the mean loss over the whole training set.
+"""Full-batch training on CIFAR: one step = the gradient of the mean loss over the whole training set.
 
 Read top to bottom: ``Config`` holds every setting; ``run`` loads the data onto the device
-once, builds the model, and repeats {full-batch gradient over micro-batches → metrics → Adam
-step}, logging the train loss/accuracy, the perturbed one-norm Σ√(g² + ε) of the full-batch
-gradient g, ‖g‖₁, ‖g‖₂ and wall time every step, the test loss/accuracy every
+once, builds the model, and repeats {full-batch gradient over micro-batches → metrics → step of
+the optimizer}, logging per step the train loss/accuracy, the perturbed one-norm Σ√(g² + ε) of
+the full-batch gradient g, ‖g‖₁, ‖g‖₂ and wall time, the test loss/accuracy every
 ``eval_every`` steps, and a checkpoint every ``checkpoint_every`` steps from which
-``resume=True`` continues bit-exactly (same device and settings).
+``resume=True`` continues.  Row k of the log holds the train *and* test metrics of θ_{k−1},
+the point where step k's gradient is taken.
 
-Speed on a CUDA GPU (each switch is in ``Config``; "auto" turns it on there, off on a CPU):
-bf16 autocast, channels_last memory format, ``torch.compile``; the data sit on the device and
-metrics stay on it between log flushes (no host syncs inside a step).  Under ``torchrun`` each
-rank takes a slice of the training set and the summed gradients are all-reduced (gloo on a
-CPU, NCCL on GPUs), so a step is still one full-batch step.
+The optimizer is any bea spec (:class:`bea_experiments.optim.SpecOptimizer`: Adam is bea's
+``adam``, not a copy).  ``correction = c`` adds c·h·(hF₁) (``correction_order`` 2: also
+c·h·(h²F₂)) to every step, F₁ and F₂ the derived terms of that optimizer at step n, finite-n and
+with every ε-term, evaluated on the model by autodiff (:class:`bea_experiments.optim.Correction`):
+the iterates then follow F₀ + (1 + c)hF₁ + …, so c = −1 cancels the implicit term and c = 1
+doubles it.  Each row logs the validity ratio ‖hF₁‖/‖F₀‖; a run warns once above 0.1 and stops
+above ``max_validity`` (the expansion means nothing there).
 
-``regularizer = c`` makes the small-ε part of Adam's derived O(h) correction explicit:
-hF₁ = −h (b/s) ⊙ ∇‖∇E‖_{1,ε}, b = β/(1−β) − ρ/(1−ρ), s = √(g² + ε), is added c times to each
-step, θ ← θ − h·(Adam's direction) + c·h·(hF₁), so that the iterates follow F₀ + (1 + c)hF₁:
-c = −1 cancels the implicit term, c = 1 doubles it.  It is added to the step, not to the loss,
-because Adam normalizes its input: a loss term of size h would reach the step only through
-∂(g/s)/∂g = ε/s³, which vanishes for small ε.  ∇‖∇E‖_{1,ε} = ∇²E·(g/s) is a Hessian-vector
-product, computed by double backpropagation over the micro-batches.
+Numerics: fp32 with TF32 off is the default (the measured quantities, e.g. the signs Adam moves
+by, are those of fp32); bf16 autocast (``amp``) and TF32 are opt-in speed modes whose effect
+``--check-device`` measures.  channels_last and ``torch.compile`` ("auto": on with CUDA) keep
+the numerics up to summation order.  Metrics stay on the device between log flushes (no host
+syncs inside a step); per-step wall times come from CUDA events there.
+
+Under ``torchrun`` each rank takes every world-th micro-batch of the one partition of the
+training set, so BatchNorm sees the same micro-batches as in one process and the objective does
+not depend on the number of processes; gradients (one flat buffer) and the correction's
+contractions are all-reduced (gloo on a CPU, NCCL on GPUs), and BatchNorm running statistics
+are averaged over ranks before evaluation and checkpoints.  ``norm = "group"`` replaces
+BatchNorm by GroupNorm (an objective that is a plain sum over images).
 """
 from __future__ import annotations
 
@@ -27,6 +35,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -35,13 +44,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from bea.atomic import replacing, writable_folder, write_atomic
+from bea.autodiff import ModelLoss
 from bea.errors import BeaError
 
+from ..optim import Correction, SpecOptimizer
 from . import data as cifar_data
-from .adam import PaperAdam
 from .config import Config
 from .logfile import valid_rows
 from .models import ARCHITECTURES, build
+
+WARN_VALIDITY = 0.1
 
 
 class Diverged(BeaError):
@@ -59,20 +71,37 @@ def _distributed():
 
 def _device(cfg: Config, rank: int) -> torch.device:
     if cfg.device == "auto":
-        return torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(cfg.device)  # the syntax is checked by Config.check
+        device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(cfg.device)  # the syntax is checked by Config.check
     if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
         raise BeaError(f"--device {cfg.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise BeaError(f"--device {cfg.device}: MPS is not available on this machine")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # NCCL and the default CUDA stream use this rank's GPU
     return device
+
+
+def _numerics(cfg: Config, cuda: bool):
+    """TF32 (off unless asked for) and deterministic algorithms (on a CPU always; on CUDA with
+    ``deterministic`` on, which also needs CUBLAS_WORKSPACE_CONFIG)."""
+    tf32 = cfg.resolved("tf32", cuda)
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    deterministic = not cuda or cfg.deterministic == "on"
+    if cuda and deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=not cuda)
 
 
 def load_tensors(cfg: Config, device, rank: int = 0, world: int = 1):
     """Normalized images and labels on the device: (x_train, y_train, x_test, y_test, N_train, classes).
 
-    Normalization uses the channel statistics of the whole training subset; each rank keeps
-    the slice rank::world of it."""
+    Normalization uses the channel statistics of the whole training subset.  The training set
+    is cut into micro-batches of ``micro_batch`` images in order; rank r keeps micro-batches
+    r, r + world, … (all of them in one process)."""
     train = cifar_data.load(cfg.data_dir, cfg.dataset, "train", cfg.train_size)
     test = cifar_data.load(cfg.data_dir, cfg.dataset, "test", cfg.test_size)
     mean, std = cifar_data.channel_stats(train.images)
@@ -82,8 +111,18 @@ def load_tensors(cfg: Config, device, rank: int = 0, world: int = 1):
         return ((x - torch.tensor(mean, dtype=torch.float32)[:, None, None]) /
                 torch.tensor(std, dtype=torch.float32)[:, None, None]).to(device)
 
-    return (prep(train.images[rank::world]), torch.tensor(train.labels[rank::world], device=device),
+    mine = shard(len(train), cfg.micro_batch, rank, world)
+    return (prep(train.images[mine]), torch.tensor(train.labels[mine], device=device),
             prep(test.images), torch.tensor(test.labels, device=device), len(train), len(train.classes))
+
+
+def shard(n: int, micro: int, rank: int, world: int) -> list[int]:
+    """The image indices of rank ``rank``: micro-batches rank, rank + world, … of [0, n) cut every ``micro``.
+
+    >>> shard(10, 3, 1, 2)
+    [3, 4, 5, 9]
+    """
+    return [i for start in range(rank * micro, n, world * micro) for i in range(start, min(start + micro, n))]
 
 
 def augment(x, generator):
@@ -98,10 +137,14 @@ def augment(x, generator):
     return out
 
 
+def split(x, y, micro):
+    """[(x, y) of each micro-batch], in order."""
+    return [(x[s:s + micro], y[s:s + micro]) for s in range(0, x.shape[0], micro)]
+
+
 def micro_batches(model, x, y, micro, autocast):
     """(Σ cross-entropy, correct predictions) of each micro-batch, in order, with the graph kept."""
-    for start in range(0, x.shape[0], micro):
-        xb, yb = x[start:start + micro], y[start:start + micro]
+    for xb, yb in split(x, y, micro):
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = model(xb).float()
         yield F.cross_entropy(logits, yb, reduction="sum"), (logits.argmax(1) == yb).sum()
@@ -118,15 +161,32 @@ def full_batch_gradient(model, x, y, n_total, micro, autocast):
     return loss_sum, correct
 
 
-def hessian_vector(model, params, x, y, n_total, micro, autocast, vector):
-    """∇²E·u over micro-batches (double backprop), u a list like ``params``."""
-    out = [torch.zeros_like(p) for p in params]
-    for loss, _ in micro_batches(model, x, y, micro, autocast):
-        grads = torch.autograd.grad(loss / n_total, params, create_graph=True)
-        hv = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, vector)), params)
-        for o, h in zip(out, hv):
-            o += h
-    return out
+def all_reduce_flat(tensors):
+    """Sum ``tensors`` over ranks through one flat buffer (one collective; any memory format)."""
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    dist.all_reduce(flat)
+    offset = 0
+    for t in tensors:
+        t.copy_(flat[offset:offset + t.numel()].view(t.shape))
+        offset += t.numel()
+
+
+@torch.no_grad()
+def add_flat(tensors, flat):
+    """tensors += the consecutive slices of the flat vector (any memory format)."""
+    offset = 0
+    for t in tensors:
+        t.add_(flat[offset:offset + t.numel()].view(t.shape).to(t.dtype))
+        offset += t.numel()
+
+
+def average_running_stats(model, world):
+    """BatchNorm running statistics averaged over ranks (each rank saw its own micro-batches)."""
+    stats = [b for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var"))]
+    if world > 1 and stats:
+        all_reduce_flat(stats)
+        for b in stats:
+            b /= world
 
 
 @torch.no_grad()
@@ -139,6 +199,26 @@ def evaluate(model, x, y, micro, autocast):
         correct += right
     model.train()
     return loss / x.shape[0], correct / x.shape[0]
+
+
+class _Clock:
+    """Wall seconds at each step's end without a host sync inside the step (CUDA events there)."""
+
+    def __init__(self, device, offset: float):
+        self.cuda, self.offset, self.t0 = device.type == "cuda", offset, time.perf_counter()
+        if self.cuda:
+            self.start = torch.cuda.Event(enable_timing=True)
+            self.start.record()
+
+    def mark(self):
+        if not self.cuda:
+            return time.perf_counter() - self.t0 + self.offset
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def seconds(self, mark) -> float:
+        return mark if not self.cuda else self.start.elapsed_time(mark) / 1000 + self.offset  # after a sync
 
 
 CHECKPOINT_KEYS = {"model", "optimizer", "step", "log", "config", "cpu_rng", "aug_rng"}
@@ -172,27 +252,34 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
     cfg.check()
     if cfg.model not in ARCHITECTURES:
         raise BeaError(f"unknown model {cfg.model!r}; known: {', '.join(ARCHITECTURES)}")
+    name, hyper = cfg.optimizer_params()
     rank, world = _distributed()
     device = _device(cfg, rank)
     cuda = device.type == "cuda"
     use_amp, use_cl, use_compile = (cfg.resolved(k, cuda) for k in ("amp", "channels_last", "compile"))
     torch.manual_seed(cfg.seed)
-    torch.use_deterministic_algorithms(not cuda, warn_only=True)
+    _numerics(cfg, cuda)
     out = writable_folder(cfg.out)
     x, y, xt, yt, n_total, classes = load_tensors(cfg, device, rank, world)
-    model = build(cfg.model, classes, cfg.width).to(device)
+    model = build(cfg.model, classes, cfg.width, cfg.norm).to(device)
     if use_cl:
         model = model.to(memory_format=torch.channels_last)
         x, xt = x.contiguous(memory_format=torch.channels_last), xt.contiguous(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = PaperAdam(params, cfg.lr, cfg.beta, cfg.rho, cfg.eps, cfg.eps_inside, cfg.bias_correction)
+    opt = SpecOptimizer(params, name, cfg.lr, hyper)
+    correction = None
+    if cfg.correction:
+        share = lambda b: F.cross_entropy(model(b[0]), b[1], reduction="sum") / n_total  # noqa: E731
+        loss = ModelLoss(model, share, split(x, y, cfg.micro_batch), reduce=dist.all_reduce if world > 1 else None)
+        correction = Correction(name, hyper, cfg.lr, loss, cfg.correction,
+                                cfg.correction if cfg.correction_order == 2 else 0.0)
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     log, start = [], 0
     ckpt = out / "checkpoint.pt"
     if resume:
         if not ckpt.is_file():
             raise BeaError(f"--resume: no checkpoint at {ckpt}")
-        state = load_checkpoint(ckpt)
+        state = load_checkpoint(ckpt)  # onto the CPU: set_rng_state takes CPU tensors (a CUDA run's too)
         changed = sorted(k for k, v in state["config"].items() if k != "steps" and v != asdict(cfg).get(k))
         if changed:  # only the number of steps may grow on resume
             raise BeaError(f"--resume: the checkpoint was made with other settings ({changed})")
@@ -206,80 +293,87 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
     elif rank == 0:
         write_atomic(out / "config.json", json.dumps(asdict(cfg) | {"device": str(device), "world_size": world,
                                                                     "amp": use_amp, "channels_last": use_cl,
-                                                                    "compile": use_compile}, indent=1))
+                                                                    "compile": use_compile, "bea_optimizer": name,
+                                                                    "hyperparameters": hyper}, indent=1))
     forward = torch.compile(model) if use_compile else model
-    coef = cfg.regularizer * cfg.lr**2 * (cfg.beta / (1 - cfg.beta) - cfg.rho / (1 - cfg.rho))
     pending = []  # per-step metric tensors, fetched to the host at flush points
     bar = _progress(cfg.steps, start, progress and rank == 0)
-    t0 = time.perf_counter() - (log[-1]["wall_s"] if log else 0.0)
+    clock = _Clock(device, log[-1]["wall_s"] if log else 0.0)
+    warned = any(r.get("validity_ratio", 0) > WARN_VALIDITY for r in log)
     for step in range(start, cfg.steps):
         opt.zero_grad(set_to_none=False)
         xb = augment(x, generator) if cfg.augment else x
         loss_sum, correct = full_batch_gradient(forward, xb, y, n_total, cfg.micro_batch, use_amp)
         stats = torch.stack([loss_sum, correct.float()])
         if world > 1:
-            for p in params:
-                dist.all_reduce(p.grad)
-            dist.all_reduce(stats)
+            all_reduce_flat([p.grad for p in params] + [stats])
         g = torch.cat([p.grad.reshape(-1) for p in params]).float()
-        metrics = torch.stack([stats[0] / n_total, stats[1] / n_total, torch.sqrt(g**2 + cfg.eps).sum(),
-                               g.abs().sum(), g.norm()])
-        if coef:
-            scale = [torch.sqrt(p.grad**2 + cfg.eps) for p in params]
-            hv = hessian_vector(forward, params, xb, y, n_total, cfg.micro_batch, use_amp,
-                                [p.grad / s for p, s in zip(params, scale)])
-            if world > 1:
-                for h in hv:
-                    dist.all_reduce(h)
+        metrics = [stats[0] / n_total, stats[1] / n_total, torch.sqrt(g**2 + cfg.eps).sum(), g.abs().sum(), g.norm()]
+        test = None
+        if (step + 1) % cfg.eval_every == 0:  # the test metrics of the same θ as the train metrics
+            average_running_stats(model, world)
+            test = evaluate(forward, xt, yt, cfg.micro_batch, use_amp)
+        delta = None
+        if correction is not None:
+            if cfg.augment:
+                correction.field.loss.batches = split(xb, y, cfg.micro_batch)
+            delta, ratio = correction.delta(correction.field.loss.theta(), step, gradient=g)
+            metrics += [delta.norm(), torch.tensor(ratio, device=device)]
         opt.step()
-        if coef:  # θ ← θ + c·h·(hF₁) = θ − c h² b ∇²E(g/s) / s; its size is logged next to h·√(#params)
-            with torch.no_grad():
-                shift = [h / s * coef for h, s in zip(hv, scale)]
-                for p, d in zip(params, shift):
-                    p.sub_(d)
-                metrics = torch.cat([metrics, torch.sqrt(sum((d**2).sum() for d in shift)).reshape(1)])
-        test = evaluate(forward, xt, yt, cfg.micro_batch, use_amp) if (step + 1) % cfg.eval_every == 0 else None
-        pending.append((step, metrics, test))
+        if delta is not None:
+            add_flat(params, delta)
+        pending.append((step, torch.stack([m.float() for m in metrics]), test, clock.mark()))
         checkpoint_now = (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps
         if not cuda or test is not None or checkpoint_now:
-            fresh = _fetch(pending, time.perf_counter() - t0)
+            fresh = _fetch(pending, clock)
             log += fresh
             pending = []
             bad = next((r for r in fresh if not math.isfinite(r["train_loss"])), None)
-            if bad is not None:
+            invalid = next((r for r in fresh if r.get("validity_ratio", 0) > cfg.max_validity), None)
+            if bad is not None or invalid is not None:
+                note = (f"diverged: non-finite train loss at step {bad['step']}" if bad is not None else
+                        f"stopped: validity ratio ‖hF₁‖/‖F₀‖ = {invalid['validity_ratio']:.3g} > {cfg.max_validity} "
+                        f"at step {invalid['step']} (the modified equation does not describe this run)")
                 if rank == 0:
-                    _write_logs(out, log, note=f"diverged: non-finite train loss at step {bad['step']}")
-                raise Diverged(f"the run diverged: train loss {bad['train_loss']} at step {bad['step']} "
-                               f"(lr {cfg.lr}); the log in {out} says so")
-        if rank == 0 and checkpoint_now:
-            _checkpoint(ckpt, model, opt, step + 1, log, cfg, generator)
-            _write_logs(out, log)
+                    _write_logs(out, log, note=note)
+                raise Diverged(f"the run {note} (lr {cfg.lr}); the log in {out} says so")
+            if not warned and any(r.get("validity_ratio", 0) > WARN_VALIDITY for r in fresh):
+                warned = True
+                warnings.warn(f"validity ratio ‖hF₁‖/‖F₀‖ above {WARN_VALIDITY} (see validity_ratio in the log): "
+                              "the derived correction is not small at this step size", stacklevel=2)
+        if checkpoint_now:
+            average_running_stats(model, world)
+            if rank == 0:
+                _checkpoint(ckpt, model, opt, step + 1, log, cfg, generator)
+                _write_logs(out, log)
         bar.update(1)
     bar.close()
     return log
 
 
-def _fetch(pending, wall):
+def _fetch(pending, clock):
     """Host copies of the pending metric tensors (one sync for all of them)."""
-    values = torch.stack([m for _, m, _ in pending]).cpu().tolist()
+    values = torch.stack([m for _, m, _, _ in pending]).cpu().tolist()
     rows = []
-    for (step, _, test), v in zip(pending, values):
+    for (step, _, test, mark), v in zip(pending, values):
         row = {"step": step + 1, "train_loss": v[0], "train_acc": v[1], "one_norm_eps": v[2], "grad_l1": v[3],
-               "grad_l2": v[4], "wall_s": wall}
+               "grad_l2": v[4], "wall_s": clock.seconds(mark)}
         if len(v) > 5:
-            row["correction_l2"] = v[5]
+            row["correction_l2"], row["validity_ratio"] = v[5], v[6]
         if test is not None:
             row["test_loss"], row["test_acc"] = float(test[0]), float(test[1])
         rows.append(row)
     return rows
 
 
+LOG_KEYS = ["step", "train_loss", "train_acc", "test_loss", "test_acc", "one_norm_eps", "grad_l1", "grad_l2", "wall_s",
+            "correction_l2", "validity_ratio"]
+
+
 def _write_logs(out: Path, log, note: str | None = None):
     lines = [json.dumps(r) for r in log] + ([json.dumps({"note": note})] if note else [])
     write_atomic(out / "log.jsonl", "\n".join(lines) + "\n")
-    keys = ["step", "train_loss", "train_acc", "test_loss", "test_acc", "one_norm_eps", "grad_l1", "grad_l2", "wall_s",
-            "correction_l2"]
-    rows = [",".join(keys)] + [",".join("" if r.get(k) is None else f"{r[k]:.9g}" for k in keys) for r in log]
+    rows = [",".join(LOG_KEYS)] + [",".join("" if r.get(k) is None else f"{r[k]:.9g}" for k in LOG_KEYS) for r in log]
     write_atomic(out / "log.csv", "\n".join(rows) + "\n")
 
 
