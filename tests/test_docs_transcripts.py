@@ -14,8 +14,18 @@ _spec.loader.exec_module(transcripts)
 ALL = [t for page in transcripts.pages() for t in transcripts.transcripts(page)]
 
 
+def _needs(module):
+    try:
+        __import__(module)
+        return False
+    except ImportError:
+        return True
+
+
 def _param(t):
     marks = [pytest.mark.slow] if t.slow else []
+    if t.needs and _needs(t.needs):
+        marks.append(pytest.mark.skip(reason=f"needs {t.needs} (pip install 'bea[torch]')"))
     return pytest.param(t, marks=marks, id=f"{t.page.name}:{t.command[:60]}")
 
 

@@ -4,8 +4,8 @@
     python verify/docs_transcripts.py --write    # rerun every command and rewrite the pages (and figures)
 
 A transcript is a ``console`` or ``text`` block of a page in docs/ whose lines start with
-``$ bea …``: each command is followed by what it printed (stdout and stderr, as a terminal shows
-them).  ``--write`` runs the commands from the repository root, so a ``bea verify … --out
+``$ bea …`` (or ``$ python docs/examples/….py``, a script run in a fresh interpreter): each command
+is followed by what it printed (stdout and stderr, as a terminal shows them).  ``--write`` runs the commands from the repository root, so a ``bea verify … --out
 docs/figures/…`` command regenerates its figure too; the check runs them in a scratch folder
 with a copy of docs/examples, so that it writes nothing into the repository.  The test suite runs
 the check (tests/test_docs_transcripts.py; ``bea verify`` transcripts in the slow suite).
@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -42,14 +43,22 @@ class Transcript:
         """Verification studies take tens of seconds: the slow suite checks them."""
         return shlex.split(self.command)[1:2] == ["verify"]
 
+    @property
+    def needs(self) -> str | None:
+        """A module the command needs beyond bea (torch for the torch examples), or None."""
+        script = shlex.split(self.command)[1:2]
+        if self.command.startswith("python ") and script and "import torch" in (ROOT / script[0]).read_text():
+            return "torch"
+        return None
+
 
 def transcripts(page: Path) -> list[Transcript]:
     """The transcripts of ``page``, in order."""
     out = []
     for block in BLOCK.findall(page.read_text(encoding="utf-8")):
-        if not block.startswith("$ bea "):
+        if not block.startswith(("$ bea ", "$ python docs/examples/")):
             continue
-        for chunk in re.split(r"^(?=\$ bea )", block, flags=re.MULTILINE):
+        for chunk in re.split(r"^(?=\$ (?:bea |python docs/examples/))", block, flags=re.MULTILINE):
             if chunk:
                 command, _, output = chunk.partition("\n")
                 out.append(Transcript(page, command[2:], output))
@@ -61,7 +70,12 @@ def pages() -> list[Path]:
 
 
 def run(command: str) -> str:
-    """What ``command`` (``bea …``) prints in the current folder, stdout and stderr together."""
+    """What ``command`` (``bea …``, or ``python docs/examples/X.py`` run from the repository root)
+    prints in the current folder, stdout and stderr together."""
+    if command.startswith("python "):
+        done = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=ROOT, capture_output=True, text=True,
+                              timeout=600)
+        return done.stdout + done.stderr
     from bea.cli import main
 
     buffer = io.StringIO()
@@ -83,8 +97,18 @@ def scratch():
             os.chdir(previous)
 
 
+SCIENTIFIC = re.compile(r"\b\d\.\d+e[-+]\d+\b")
+
+
+def _rounded(match) -> str:
+    """A printed error as its two leading digits, and rounding-level values (< 1e-10) as one token:
+    the last digits of an integration error differ between machines, what they show does not."""
+    value = float(match.group())
+    return "<1e-10" if abs(value) < 1e-10 else f"{value:.1e}"
+
+
 def _lines(text: str) -> list[str]:
-    return [line.rstrip() for line in text.rstrip("\n").splitlines()]
+    return [SCIENTIFIC.sub(_rounded, line.rstrip()) for line in text.rstrip("\n").splitlines()]
 
 
 def stale(transcript: Transcript) -> str | None:
