@@ -111,6 +111,8 @@ class ConcreteCalculus:
         self.masks = dict(masks or {})
         self.x = [se.Symbol(v.name) for v in self.variables]
         self.g = [se.sympify(e) for e in gradient]
+        # a loss with kinks (|·| → sign in ∇E): derivatives drop sign′ (zero off the kinks); else plain ones
+        self._diff = trees.diff if any(e.atoms(se.sign) for e in self.g) else se.diff
         self.t = se.Symbol(S.t.name)
         self.names = {v.name: v for v in self.variables} | {S.t.name: S.t, S.n.name: S.n}
         self.slow = {}          # slow-state symbol -> its per-coordinate variables
@@ -144,7 +146,7 @@ class ConcreteCalculus:
         return pairs + ([(self.t, se.Integer(1))] if time else [])
 
     def lie(self, u, direction):
-        return tuple(se.Add(*(trees.diff(uj, x) * f for x, f in direction)) for uj in u)
+        return tuple(se.Add(*(self._diff(uj, x) * f for x, f in direction)) for uj in u)
 
     def _dg(self, j, idx, at):
         """∂^{idx} g_j, at θ + ``at`` (the offset's j-independent substitution) when given."""
@@ -153,7 +155,7 @@ class ConcreteCalculus:
             if at is not None:
                 d = self._dg(j, idx, None).xreplace({x: x + a for x, a in zip(self.x, at)})
             elif idx:
-                d = trees.diff(self._dg(j, idx[:-1], None), self.x[idx[-1]])
+                d = self._diff(self._dg(j, idx[:-1], None), self.x[idx[-1]])
             else:
                 d = self.g[j]
             self._derivatives[key] = d

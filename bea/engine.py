@@ -34,7 +34,6 @@ import sympy as sp
 import symengine as se
 
 from . import symbols as S
-from . import trees
 from .errors import BeaError
 from .moments import moment, stationary_limit
 from .plan import plan as make_plan
@@ -197,7 +196,7 @@ class Derivation:
                             out.append(((A, J, int(z or a > 0)), c))
                         else:
                             out.append(((A, {**J, names[name]: a} if a else J, z), c))
-                    g = tuple(trees.diff(e, x) for e in g)
+                    g = tuple(se.diff(e, x) for e in g)
                     a += 1
                     if a > 32:  # not a polynomial in the transients: keep them frozen (see global_order)
                         self.frozen_transient = True

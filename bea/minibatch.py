@@ -33,7 +33,6 @@ import symengine as se
 
 from . import engine
 from . import symbols as S
-from . import trees
 from . import potential
 from .concrete import ConcreteCalculus, check_loss, warn_if_not_smooth
 from .errors import BeaError
@@ -214,7 +213,7 @@ def _memory_fields(spec, losses, variables, order):
                     offset = [const(a**k / (1 - a**k) ** 2) * c + p / const(1 - a**k) for c, p in zip(cycle, partial)]
                     acc = [x + const(st.scale * a**t) * y for x, y in zip(acc, along(r, seeds[(r - t) % k][i], offset))]
                 s1.append([-x for x in acc])
-            phi1 = [se.Add(*(trees.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
+            phi1 = [se.Add(*(se.diff(steps[r][j], sym).xreplace(state_values(s0[r], j)) * s1[i][j]
                              for i, sym in enumerate(state_symbols))) for j in range(d)]
             flow = along(r, F0[r], F0[r])
             out[r].append([-p - f / 2 for p, f in zip(phi1, flow)])

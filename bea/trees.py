@@ -155,7 +155,7 @@ class Direction:
                 for sym in factor.free_symbols:
                     dsym = self.of_generator(sym)
                     if dsym != 0:
-                        d += diff(factor, sym) * dsym * rest
+                        d += se.diff(factor, sym) * dsym * rest
             self._terms[mono] = d
         return se.Mul(*const) * d
 

@@ -114,6 +114,7 @@ def main():
     p.add_argument("--families", action="store_true", help="also every family to order 3, abstract and 1-3 D")
     p.add_argument("--family-limit", type=float, default=20.0, help="seconds before a family case is abandoned")
     p.add_argument("--only", nargs="+", metavar="FAMILY", help="with --families: only these optimizers")
+    p.add_argument("--cases", nargs="+", metavar="TEXT", help="only the cases whose label contains one of these")
     p.add_argument("--out", help="write derivation_times.json here (rewritten after every case, so a cut run keeps "
                                  "what it measured)")
     p.add_argument("--markdown", metavar="JSON", help="print the tables of docs/performance.md from a results file")
@@ -145,6 +146,8 @@ def main():
                        dict(kind="derive", optimizer=o, order=p_, dim=d, stationary=s))
                       for o in (args.only or FAMILIES) for d in (None, 1, 2, 3) for s in (True, False)
                       for p_ in range(4)]
+        if args.cases:
+            cases = [c for c in cases if any(text in c[1] for text in args.cases)]
         for group, label, case in cases:
             row = {"group": group, "case": label, **case}
             line = f"{label:<40}"
