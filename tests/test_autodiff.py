@@ -179,7 +179,7 @@ def test_bad_uses_name_the_problem():
 
 @pytest.mark.parametrize("optimizer, hyper, construct", [
     ("running_average", {}, "slow state"),
-    ("gda_alternating", {}, "player mask"),
+    ("gda_alternating", {}, "player"),
 ])
 def test_what_autodiff_does_not_evaluate_is_refused_by_name(optimizer, hyper, construct):
     _, _, loss = network()

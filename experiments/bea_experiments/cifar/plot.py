@@ -209,7 +209,7 @@ def at_train_loss(rows, level: float, key: str):
     """``key`` where the train loss first reaches ``level``, linear between the two logged steps around it
     (None if it never does).
 
-    >>> at_train_loss([{"train_loss": 2.0, "x": 10.0}, {"train_loss": 1.0, "x": 6.0}], 1.5, "x")
+    >>> at_train_loss([{"step": 1, "train_loss": 2.0, "x": 10.0}, {"step": 2, "train_loss": 1.0, "x": 6.0}], 1.5, "x")
     8.0
     """
     previous = None
