@@ -397,16 +397,17 @@ def _error(message) -> int:
 def _bounded(args):
     """Run a command under its wall-clock limit (--max-seconds): a derivation whose size explodes
     ends with an error that says what to change, never an unbounded wait."""
-    from .limits import TimeLimit, time_limit
+    from .limits import TimeLimit, interruptible, time_limit
 
     seconds = getattr(args, "max_seconds", None)  # plugin commands (experiments) bound their own steps
     if seconds is None:
-        yield
+        with interruptible():
+            yield
         return
     if not (seconds > 0 and math.isfinite(seconds)):
         raise BeaError(f"--max-seconds must be a positive number, got {seconds}")
     try:
-        with time_limit(seconds):
+        with interruptible(), time_limit(seconds):
             yield
     except TimeLimit:
         raise BeaError(f"stopped after {seconds:g} s (--max-seconds): a lower --order, numbers for the "

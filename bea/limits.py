@@ -41,3 +41,36 @@ def time_limit(seconds: float):
         if outer:  # the enclosing limit goes on with the time it has left (at least a moment)
             signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
 
+
+
+_interrupted = False
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt as usual, and is remembered: Python drops an exception
+    raised inside a finalizer ("Exception ignored in …"), so long loops call :func:`check_interrupt`
+    between their steps to stop anyway.  Main thread only (elsewhere it does nothing)."""
+    global _interrupted
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        global _interrupted
+        _interrupted = True
+        raise KeyboardInterrupt
+
+    _interrupted = False
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupted = False
+
+
+def check_interrupt():
+    """Raise KeyboardInterrupt if Ctrl-C came while its exception may have been dropped (see :func:`interruptible`)."""
+    if _interrupted:
+        raise KeyboardInterrupt

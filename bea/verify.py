@@ -43,6 +43,7 @@ from .errors import BeaError, BeaWarning
 from .atomic import save_figure, write_atomic
 from .concrete import check_loss
 from .games import Game
+from .limits import check_interrupt
 from .expr import nonsmooth
 from .integrate import ATOL, RTOL, ErrorSlope, error_slope, global_error, integrate
 from .iterate import check_start, iterate
@@ -218,6 +219,7 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
     iterates = {}
     with _progress(len(jobs), progress, f"{result.optimizer} on {loss_name}") as bar:
         for h, p in jobs:
+            check_interrupt()
             name = f"{p}:{h!r}"
             point = done.get(name)
             if point is None or (precision == "mp" and point["precision"] == "double"):
@@ -231,6 +233,7 @@ def study(optimizer, loss, variables, theta0, orders=(0, 1), hs=(0.02, 0.01, 0.0
                     write_atomic(cache, json.dumps({"key": key, "optimizer": result.optimizer, "loss": loss_name,
                                                     "points": done}, indent=1))
             bar.update(1)
+    check_interrupt()
     for p in orders:
         result.errors[str(p)] = [done[f"{p}:{h!r}"]["error"] for h in hs]
         result.integration_errors[str(p)] = [done[f"{p}:{h!r}"]["integration"] for h in hs]
