@@ -397,17 +397,16 @@ def _error(message) -> int:
 def _bounded(args):
     """Run a command under its wall-clock limit (--max-seconds): a derivation whose size explodes
     ends with an error that says what to change, never an unbounded wait."""
-    from .limits import TimeLimit, interruptible, time_limit
+    from .limits import TimeLimit, time_limit
 
     seconds = getattr(args, "max_seconds", None)  # plugin commands (experiments) bound their own steps
     if seconds is None:
-        with interruptible():
-            yield
+        yield
         return
     if not (seconds > 0 and math.isfinite(seconds)):
         raise BeaError(f"--max-seconds must be a positive number, got {seconds}")
     try:
-        with interruptible(), time_limit(seconds):
+        with time_limit(seconds):
             yield
     except TimeLimit:
         raise BeaError(f"stopped after {seconds:g} s (--max-seconds): a lower --order, numbers for the "
@@ -423,6 +422,8 @@ def _refuse_empty(args):
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit code (0, 2 for bad input, 130 when interrupted)."""
+    from .limits import interruptible
+
     with warnings.catch_warnings():
         warnings.simplefilter("default", BeaWarning)
         warnings.showwarning = _warning_printer(warnings.showwarning)
@@ -432,7 +433,7 @@ def main(argv=None) -> int:
             except SystemExit as exc:  # --help and --version print and stop
                 return exc.code if isinstance(exc.code, int) else 0
             _refuse_empty(args)
-            with _bounded(args):
+            with interruptible(), _bounded(args):
                 args.func(args)
         except BeaError as exc:
             return _error(exc)

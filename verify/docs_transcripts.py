@@ -85,16 +85,23 @@ def run(command: str) -> str:
 
 
 @contextlib.contextmanager
+def working_folder(folder: Path):
+    """Run the block in ``folder``, then return to the current one."""
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield Path(folder)
+    finally:
+        os.chdir(previous)
+
+
+@contextlib.contextmanager
 def scratch():
     """A scratch working folder holding a copy of docs/examples (the pages' spec files)."""
-    previous = Path.cwd()
     with tempfile.TemporaryDirectory() as folder:
         shutil.copytree(ROOT / "docs" / "examples", Path(folder) / "docs" / "examples")
-        os.chdir(folder)
-        try:
+        with working_folder(Path(folder)):
             yield Path(folder)
-        finally:
-            os.chdir(previous)
 
 
 SCIENTIFIC = re.compile(r"\b\d\.\d+e[-+]\d+\b")
@@ -123,15 +130,12 @@ def stale(transcript: Transcript) -> str | None:
 
 def write(page: Path) -> bool:
     """Rerun the transcripts of ``page`` from the repository root and rewrite it; True when it changed."""
-    text = page.read_text(encoding="utf-8")
-    previous = Path.cwd()
-    os.chdir(ROOT)
-    try:
+    before = page.read_text(encoding="utf-8")
+    text = before
+    with working_folder(ROOT):
         for t in transcripts(page):
             text = text.replace(f"$ {t.command}\n{t.output}", f"$ {t.command}\n{run(t.command).rstrip()}\n", 1)
-    finally:
-        os.chdir(previous)
-    changed = text != page.read_text(encoding="utf-8")
+    changed = text != before
     if changed:
         from bea.atomic import write_atomic
 
