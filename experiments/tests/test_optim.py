@@ -133,7 +133,7 @@ def _concrete_F1(name, params, n, h):
 
 FAST = ("adam", "adam_no_bc", "rmsprop_bc", "heavy_ball", "lion", "running_average", "heavy_ball_cosine")
 CORRECTION_REFUSED = {"running_average": "slow state",
-                      "gda_alternating": "player mask", "schedule_free_sgd": "no dimension-free Taylor expansion"}
+                      "gda_alternating": "needs a concrete game", "schedule_free_sgd": "no dimension-free Taylor expansion"}
 CASES = [pytest.param(c, id=c.id, marks=() if c.id in FAST else pytest.mark.slow)
          for c in registry.cases() if not c.accumulates]
 
