@@ -139,6 +139,9 @@ def compact(c):
 
 def _coefficient(c, ode):
     """A coefficient c(g) rewritten in s (g² = s² − ε) and split into partial fractions."""
+    sums = {node: sp.Dummy(f"sum{i}") for i, node in enumerate(c.atoms(S.CoordSum))}
+    if sums:  # Σ_j(…) sums over every coordinate: it keeps its own g, not the s of this coordinate
+        return _coefficient(c.xreplace(sums), ode).xreplace({d: node for node, d in sums.items()})
     eps = _eps(ode)
     if not c.has(S.g) or eps is None:
         return compact(c)

@@ -147,7 +147,7 @@ def plan(spec: OptimizerSpec, stationary: bool = False) -> Plan:
                            "start convention in a way that is not derived; the stationary regime (n → ∞) is")
     for st in spec.states:
         for part, expr in (("decay", st.decay), ("scale", st.scale)):
-            constructs = [c.__name__ for c in (S.Grad, S.Prev, S.CoordSum) if sp.sympify(expr, strict=True).has(c)]
+            constructs = [c.word for c in (S.Grad, S.Prev, S.CoordSum) if sp.sympify(expr, strict=True).has(c)]
             if constructs:
                 raise BeaError(f"{spec.name}: state {st.symbol}: the {part} uses {', '.join(constructs)}; a {part} "
                                "is a weight of past inputs, built from numbers, hyperparameters, n, t and h")

@@ -62,6 +62,9 @@ class CoordSum(_Construct):
 
     word = "sum"
 
+    def _pretty(self, printer, *args):
+        return printer._helper_print_function(self.func, self.args, func_name="Σⱼ" if printer._use_unicode else "sum")
+
     def _latex(self, printer, exp=None):
         out = rf"\sum_j\left({printer.doprint(self.args[0])}\right)"
         return out if exp is None else rf"\left({out}\right)^{{{exp}}}"

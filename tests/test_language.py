@@ -60,6 +60,15 @@ def test_sam_penalizes_the_gradient_norm_not_its_square():
     assert abstract.has(S.CoordSum(S.g**2))  # the norm ‖∇E‖ = √(Σ_j ∂_jE²) appears, as a global scalar
 
 
+def test_coordinate_sums_print_as_sums_over_j_in_every_format():
+    """A sum over all coordinates keeps its own g (ε + Σⱼ gⱼ², not ε + Σⱼ(sⱼ² − ε)) and prints as Σⱼ / \\sum_j."""
+    ode = bea.modified_ode("normalized_gd", order=1)
+    text = ode.pretty()
+    assert "Σⱼ(g⋅∇²E[g])" in text and "CoordSum" not in text
+    assert text.count("⎝g ⎠") >= 3 and "- ε + s" not in text  # ε + Σⱼ g² in F₀ and twice in F₁
+    assert r"\sum_j\left(g^{2}\right)" in ode.latex() and "CoordSum" not in ode.latex()
+
+
 def test_gd_with_a_schedule_has_the_time_derivative_term():
     """θ⁺ = θ − hη(t_n)∇E: F₀ = −η g, F₁ = −½(η² H g − η′ g) (the η′ term comes from ∂_t in the flow)."""
     eta = 1 + S.t**2 / 3
@@ -309,7 +318,7 @@ def spec_with(step=S.g, states=()):
     (lambda: bea.modified_ode(spec_with(S.v, (State(S.v, (S.n + 1) / (S.n + 2), S.g, 1 / (S.n + 2)),)), order=1),
      "of the decays in n that tend to 1, only the running average's"),
     (lambda: bea.modified_ode(spec_with(S.m, (State(S.m, S.beta * S.CoordSum(1) / 2, S.g),)), order=1),
-     "the decay uses CoordSum"),
+     "the decay uses sum"),
     (lambda: bea.modified_ode(spec_with(S.g + S.Prev(S.Prev(S.g)) / 10), order=1), "prev of prev"),
     (lambda: bea.modified_ode("gda_alternating", order=1), "player (the first player's coordinates) needs a concrete game"),
     (lambda: bea.modified_ode(OptimizerSpec("b1", "b1", step=S.m, states=(State(S.m, sp.Symbol("b"), S.g),),
