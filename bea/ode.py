@@ -18,6 +18,7 @@ from .numeric import function
 from .optimizers import build
 from .plan import plan as make_plan
 from .recognize import probe_domains, recognize
+from .schedules import check_horizon
 from .spec import OptimizerSpec, check_value
 
 
@@ -238,6 +239,8 @@ class ModifiedODE:
         """The field of one interval [nh, (n+1)h], n = ``step``, as its own result."""
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
             raise BeaError(f"step must be a non-negative integer, got {step!r}")
+        if self.h.is_number:  # the interval [nh, (n+1)h] must lie within a schedule's horizon
+            check_horizon(self.spec, (step + 1) * float(self.h))
         return self.with_values({S.n: sp.Integer(step)})
 
     def with_values(self, values: dict) -> "ModifiedODE":

@@ -99,6 +99,15 @@ def test_scheduled_gd_on_a_quadratic_is_the_exact_non_autonomous_field(order):
         assert sp.simplify(F[0] + series.coeff(hh, k) * xx) == 0, k
 
 
+def test_the_field_of_a_step_past_the_schedules_horizon_is_refused():
+    """Past T the literal formula (here (1 + cos πt)/2 rising again) is not the schedule: the interval of
+    step n = [nh, (n+1)h] must lie within [0, T] when h is a number; steps inside it are given."""
+    ode = bea.modified_ode("gd", (x**2 + y**2) / 2, [x, y], order=1, h=sp.Rational(1, 10), schedule="cosine:1")
+    assert ode.at_step(9).terms[0][0].has(S.t)
+    with pytest.raises(BeaError, match="past the schedule's horizon T = 1"):
+        ode.at_step(10)
+
+
 def rosca_game():
     f = x * y + x**2 / 4 - y**2 / 4 + x**3 * y / 6 + sp.cos(y) / 5
     return game([f, -f], [[x], [y]])
