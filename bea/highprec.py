@@ -6,7 +6,7 @@ a fitted slope would be meaningless.  Here the optimizer runs in mpmath with
 ``dps`` digits and the ODE is integrated on each interval [nh, (n+1)h] by
 Gragg–Bulirsch–Stoer extrapolation (modified midpoint rule with n = 2, 4, 6, …
 substeps, Aitken–Neville extrapolation in the squared substep), continued until
-two successive extrapolations agree to 10^(5−dps).
+two successive extrapolations agree to 10^(5−dps); an interval on which they do not is halved.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def _midpoint(f, t0, y, H, substeps):
 
 
 def _gbs_step(f, t0, y, H, tol, levels=12):
-    """One extrapolated step from t0; returns (y(t0 + H), error estimate)."""
+    """One extrapolated step from t0: (y(t0 + H), error estimate), or None when the table has not converged."""
     table = []
     for k in range(1, levels + 1):
         row = [_midpoint(f, t0, y, H, 2 * k)]
@@ -81,7 +81,22 @@ def _gbs_step(f, t0, y, H, tol, levels=12):
             if err < tol:
                 return row[-1], err
         table.append(row)
-    raise BeaError(f"high-precision integration did not converge on a step of {H} (error {err}); use fewer digits")
+    return None
+
+
+def _gbs(f, t0, y, H, tol, halvings=8):
+    """y(t0 + H) by :func:`_gbs_step`, halving the step where the table does not converge (a field whose
+    nearest singularity lies about one step away, such as a running average's 1/t, needs a few halvings);
+    returns (y, summed error estimate)."""
+    done = _gbs_step(f, t0, y, H, tol)
+    if done is not None:
+        return done
+    if halvings == 0:
+        raise BeaError(f"high-precision integration did not converge on a step of {mpmath.nstr(H * 2**8, 6)} "
+                       f"near t = {mpmath.nstr(t0, 6)} even in 256 pieces; use fewer digits")
+    middle, first = _gbs(f, t0, y, H / 2, tol / 2, halvings - 1)
+    end, second = _gbs(f, t0 + H / 2, middle, H / 2, tol / 2, halvings - 1)
+    return end, first + second
 
 
 def integrate_mp(ode, theta0, steps: int, dps: int = 40, start: int = 0):
@@ -94,7 +109,7 @@ def integrate_mp(ode, theta0, steps: int, dps: int = 40, start: int = 0):
         y = [_mpf(t) if not isinstance(t, mpmath.mpf) else t for t in theta0]
         out, worst = [list(y)], mpmath.mpf(0)
         for n in range(start, start + steps):
-            y, err = _gbs_step(lambda t, z, n=n: fn(z, n, t), n * H, y, H, tol)
+            y, err = _gbs(lambda t, z, n=n: fn(z, n, t), n * H, y, H, tol)
             worst = max(worst, err)
             out.append(list(y))
         return out, float(worst)

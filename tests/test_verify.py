@@ -210,3 +210,19 @@ def test_high_precision_path_agrees_with_float64_where_both_resolve():
     assert est < 1e-30
     assert global_error_mp(it_mp, flow_mp) == pytest.approx(bea.global_error(it, bea.integrate(ode, t0, 10)),
                                                             rel=1e-6)
+
+
+def test_high_precision_flow_of_a_running_average_agrees_with_float64():
+    """A joint flow whose field has the running average's 1/t (a singularity one step before the flow starts):
+    the extrapolation halves its steps there and still agrees with DOP853."""
+    from bea.highprec import integrate_mp
+
+    E, xs, t0 = losses.nonconvex()
+    ode = bea.modified_ode("running_average", E, xs, order=1, h=0.01)
+    run, states = bea.iterate("running_average", E, xs, t0, 12, 0.01, states=True)
+    start = ode.start_step
+    y0 = ode.start_value(run, states, start)
+    flow_mp, est = integrate_mp(ode, list(y0), 12 - start, start=start)
+    np.testing.assert_allclose(np.array(flow_mp, dtype=float), bea.integrate(ode, y0, 12 - start, start=start),
+                               rtol=1e-11)
+    assert est < 1e-30
