@@ -86,6 +86,44 @@ def check_start(theta0, d: int) -> np.ndarray:
     return theta
 
 
+class _Arrays:
+    """The few array operations a step needs, on NumPy arrays (float64, or object arrays of mpf)."""
+
+    @staticmethod
+    def full(value, like):
+        """``value`` (a number or an array) as an array shaped like ``like``."""
+        return np.broadcast_to(value, like.shape) if np.ndim(value) else np.full(like.shape, value, dtype=like.dtype)
+
+    @staticmethod
+    def total(value, like):
+        """Σ_j value_j in every coordinate."""
+        return np.broadcast_to(np.sum(value), like.shape)
+
+    @staticmethod
+    def scalar(value):
+        """A step-dependent number (n, t) as the generated code takes it."""
+        return value
+
+
+class _Tensors:
+    """The same operations on torch tensors; n and t as float64 scalars (bias corrections in double)."""
+
+    def __init__(self):
+        import torch
+        self.torch = torch
+
+    def full(self, value, like):
+        if not self.torch.is_tensor(value):
+            return self.torch.full_like(like, float(value))
+        return value.to(like.dtype).expand_as(like) if value.shape != like.shape else value.to(like.dtype)
+
+    def total(self, value, like):
+        return value.sum().expand_as(like)
+
+    def scalar(self, value):
+        return self.torch.tensor(float(value), dtype=self.torch.float64)
+
+
 class Program:
     """One step of a numeric spec, compiled: every quantity evaluated on demand, once per step.
 
@@ -93,11 +131,13 @@ class Program:
     appears; ``prev(q)`` is q at the previous step — at n = 0, q with every state at its start
     value 0, so prev(g) = g_0 and prev(s) = 0 for a state s), ``grad(P)``
     calls the gradient at the point P, ``sum(q)`` sums over the coordinates.  Arrays are float64
-    (``modules="numpy"``) or object arrays of mpf (``modules="mpmath"``).
+    (``modules="numpy"``), object arrays of mpf (``modules="mpmath"``) or torch tensors of any
+    dtype and device (``modules="torch"``).
     """
 
     def __init__(self, spec, h, modules="numpy", masks=None):
         self.spec, self.h, self.modules, self.masks = spec, h, modules, dict(masks or {})
+        self.arrays = _Tensors() if modules == "torch" else _Arrays()
         self.constructs = {}      # placeholder symbol -> (kind, compiled argument)
         self._made = {}
         self.states = {st.symbol: st for st in spec.states}
@@ -126,9 +166,9 @@ class Program:
 
     def advance(self, gradient, n, theta, old, recorded):
         """(θ_{n+1}, states after the step, values for prev(·) at the next step)."""
-        d = theta.shape[0]
-        env = {S.theta: theta, S.n: n, S.t: n * self.h, S.h: self.h}
-        env.update({sym: np.asarray(v, dtype=theta.dtype) for sym, v in self.masks.items()})
+        arrays = self.arrays
+        env = {S.theta: theta, S.n: arrays.scalar(n), S.t: arrays.scalar(n * self.h), S.h: self.h}
+        env.update({sym: arrays.full(v, theta) for sym, v in self.masks.items()})
 
         def value(sym):
             if sym in env:
@@ -142,9 +182,9 @@ class Program:
                 if kind is S.Prev:  # at n = 0: the argument with every state at its start value
                     env[sym] = recorded[sym] if n > 0 else evaluate(arg, {s: old[s] for s in self.states})
                 elif kind is S.Grad:
-                    env[sym] = gradient(n, np.broadcast_to(evaluate(arg), (d,)))
+                    env[sym] = gradient(n, evaluate(arg))
                 else:
-                    env[sym] = np.broadcast_to(np.sum(np.broadcast_to(evaluate(arg), (d,))), (d,))
+                    env[sym] = arrays.total(evaluate(arg), theta)
             else:
                 raise BeaError(f"{self.spec.name}: {sym} has no value in a step (neither a state, hyperparameter "
                                "with a number, g, theta, n, t nor h)")
@@ -153,12 +193,12 @@ class Program:
         def evaluate(compiled, bound=None):
             names, fn = compiled
             args = [bound[s] if bound and s in bound else value(s) for s in names]
-            return np.broadcast_to(fn(*args), (d,)) if names else np.full(d, fn(), dtype=theta.dtype)
+            return arrays.full(fn(*args), theta)
 
         new_theta = theta - self.h * evaluate(self.step)
         new_states = {sym: value(sym) for sym in self.states}
         prev_args = {sym: evaluate(arg) for sym, (kind, arg) in self.constructs.items() if kind is S.Prev}
-        return np.array(new_theta), new_states, prev_args
+        return new_theta, new_states, prev_args
 
 
 def run(spec, gradient, theta, steps: int, h: float, masks=None, keep_states: bool = False):

@@ -1,14 +1,12 @@
 """Any optimizer bea derives, as a torch optimizer, and its derived explicit correction.
 
-:class:`SpecOptimizer` runs an optimizer's :class:`bea.OptimizerSpec` literally, the recursions
-of :func:`bea.iterate.run` on tensors: for each parameter, every state s ← a s + b u(g, θ), then
-θ ← θ − h φ(s, g, θ, n), with φ and u generated from the spec (:func:`bea.numeric.function`) and
-the step's n-dependent numbers (bias corrections) computed in float64, a schedule's time at
-t_n = nh (and refused past its horizon).  No optimizer is written twice: Adam here is bea's
-``adam`` spec.  What a per-parameter step of the current gradient cannot run is refused by name:
-gradients at other points (SAM, extragradient, look-ahead), previous values (Adan), sums over all
-coordinates (normalized and clipped steps), games' player masks, running averages, states fed by
-other states (AdaBelief).
+:class:`SpecOptimizer` runs an optimizer's :class:`bea.OptimizerSpec` literally: the step of
+:func:`bea.iterate` (:class:`bea.iterate.Program`) on tensors, θ every parameter flattened into one
+vector: every state s ← a s + b u(g, θ), then θ ← θ − h φ(s, g, θ, n), with the step's n-dependent
+numbers (bias corrections) computed in float64, a schedule's time at t_n = nh (and refused past its
+horizon), sums over all coordinates over the whole model, previous values kept in the optimizer's
+state, and gradients at other points through ``step(closure)``.  No optimizer is written twice:
+Adam here is bea's ``adam`` spec and SAM bea's ``sam``.  Only a game's player mask is refused.
 
 :class:`Correction` is the explicit correction of the derived modified equation: the iterates of
 a step size h follow θ̇ = F₀ + hF₁ + h²F₂ + … (finite n, every ε-term kept), so adding
@@ -26,7 +24,7 @@ import bea
 from bea import symbols as S
 from bea.autodiff import AutodiffField
 from bea.errors import BeaError
-from bea.numeric import function
+from bea.iterate import Program
 from bea.optimizers import build as build_spec
 from bea.schedules import check_horizon
 
@@ -40,6 +38,15 @@ def numeric_spec(optimizer: str, params: dict):
 class SpecOptimizer(torch.optim.Optimizer):
     """A bea optimizer spec as a torch optimizer (step size ``lr`` = h).
 
+    The step is bea's own :class:`bea.iterate.Program` (the recursions of :func:`bea.iterate`) on θ =
+    every parameter flattened into one vector, so sums over all coordinates (normalized and clipped
+    steps, SAM's ‖∇E‖) run over the whole model, prev(·) keeps the last step's values in the optimizer's
+    state, and states may be fed by other states.  A gradient at another point, grad(θ + u) (SAM,
+    extragradient, look-ahead Nesterov, schedule-free), needs ``step(closure)``: the closure recomputes
+    every parameter's ``.grad`` at the parameters' current values (torch's convention); it runs with the
+    parameters set to θ + u, and parameters and gradients are restored after it.  A parameter without
+    a gradient counts as a zero gradient.  A game's player mask is refused.
+
     >>> import torch
     >>> w = torch.nn.Parameter(torch.tensor([1.0]))
     >>> opt = SpecOptimizer([w], "adam", lr=0.1, params=dict(beta=0.9, rho=0.999, eps=0.0))
@@ -51,62 +58,70 @@ class SpecOptimizer(torch.optim.Optimizer):
         if not lr > 0:
             raise BeaError(f"lr must be > 0, got {lr}")
         self.spec = numeric_spec(optimizer, params)
-        _refuse_unsupported(self.spec)
-        local = [S.g, S.theta, S.n, S.t]
-        self._inputs = [function(local, st.input, "torch") for st in self.spec.states]
-        self._step = function([*(st.symbol for st in self.spec.states), *local], self.spec.step, "torch")
-        self._decay = [(float(st.decay), float(st.scale)) for st in self.spec.states]
+        if any((sp.S.Zero + e).has(S.player) for e in [self.spec.step, *(st.input for st in self.spec.states)]):
+            raise BeaError(f"{self.spec.name}: SpecOptimizer does not run a two-player game's player mask")
+        self._program = Program(self.spec, float(lr), "torch")
         super().__init__(parameters, dict(lr=lr))
+
+    def _flat(self):
+        """(parameters, their common step size), all of one dtype and device."""
+        params = [p for group in self.param_groups for p in group["params"]]
+        lrs = {group["lr"] for group in self.param_groups}
+        kinds = {(p.dtype, p.device) for p in params}
+        if len(lrs) != 1 or len(kinds) != 1:
+            raise BeaError("SpecOptimizer runs one step size on parameters of one dtype and device; got "
+                           f"lr {sorted(lrs)} and {len(kinds)} dtype/device pairs")
+        return params, float(lrs.pop())
 
     @torch.no_grad()
     def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    for i in range(len(self.spec.states)):
-                        state[f"s{i}"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                check_horizon(self.spec, (state["step"] + 1) * group["lr"])
-                n = torch.tensor(float(state["step"]), dtype=torch.float64)
-                t = n * group["lr"]  # a schedule's time t_n = nh
-                g, states = p.grad, []
-                for i, ((a, b), u) in enumerate(zip(self._decay, self._inputs)):
-                    s = state[f"s{i}"]
-                    s.mul_(a).add_(_full(u(g, p, n, t), p), alpha=b)
-                    states.append(s)
-                p.sub_(_full(self._step(*states, g, p, n, t), p), alpha=group["lr"])
-                state["step"] += 1
+        params, lr = self._flat()
+        program, state = self._program, self.state[params[0]]  # the whole θ's state, kept with the first parameter
+        program.h = lr
+        theta = torch.cat([p.detach().reshape(-1) for p in params])
+        g = _flat_gradient(params)
+        if not state:
+            state["step"] = 0
+            state.update({f"state {sym}": torch.zeros_like(theta) for sym in program.states})
+        n = state["step"]
+        check_horizon(self.spec, (n + 1) * lr)
+        old = {sym: state[f"state {sym}"] for sym in program.states}
+        recorded = {sym: state[f"prev {sym}"] for sym, (kind, _) in program.constructs.items() if kind is S.Prev and n}
+
+        def gradient(_, point):
+            return g if point is theta else _gradient_at(point, params, closure, self.spec.name)
+
+        new_theta, new_states, prev = program.advance(gradient, n, theta, old, recorded)
+        _write(params, new_theta)
+        state.update({f"state {sym}": v.contiguous() for sym, v in new_states.items()})
+        state.update({f"prev {sym}": v.contiguous() for sym, v in prev.items()})
+        state["step"] = n + 1
 
 
-def _refuse_unsupported(spec):
-    """A BeaError naming what a per-parameter step of the current gradient cannot run: gradients at other
-    points, previous values, sums over all coordinates, a game's player mask, decays that change with n,
-    states fed by other states."""
-    exprs = [spec.step, *(st.input for st in spec.states)]
-    for construct, why in ((S.Grad, "a gradient at another point (needs the loss, not the current gradient)"),
-                           (S.Prev, "a previous value"), (S.CoordSum, "a sum over all coordinates")):
-        if any((sp.S.Zero + e).atoms(construct) for e in exprs):
-            raise BeaError(f"{spec.name}: SpecOptimizer does not run {construct.word}(·), {why}")
-    if any((sp.S.Zero + e).has(S.player) for e in exprs):
-        raise BeaError(f"{spec.name}: SpecOptimizer does not run a two-player game's player mask")
-    for st in spec.states:
-        if not ((sp.S.Zero + st.decay).is_number and (sp.S.Zero + st.scale).is_number):
-            raise BeaError(f"{spec.name}: SpecOptimizer does not run state {st.symbol}, whose decay {st.decay} "
-                           "changes with the step (a running average)")
-        fed = sorted(str(o.symbol) for o in spec.states if (sp.S.Zero + st.input).has(o.symbol))
-        if fed:
-            raise BeaError(f"{spec.name}: SpecOptimizer does not run state {st.symbol}, whose input uses the "
-                           f"state(s) {', '.join(fed)}")
+def _flat_gradient(params):
+    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
 
 
-def _full(value, like):
-    """A value of generated code as a tensor shaped and typed like ``like``."""
-    if not torch.is_tensor(value) or value.shape != like.shape:
-        value = torch.as_tensor(value, device=like.device).expand_as(like)
-    return value.to(like.dtype)
+def _write(params, flat):
+    """Copy a flat vector into the parameters, in order."""
+    for p, chunk in zip(params, flat.split([p.numel() for p in params])):
+        p.copy_(chunk.view_as(p))
+
+
+def _gradient_at(point, params, closure, name):
+    """∇E at ``point`` by ``closure`` run with the parameters set there; parameters and gradients restored."""
+    if closure is None:
+        raise BeaError(f"{name}: the step needs the gradient at another point; call step(closure) with a closure "
+                       "that recomputes every parameter's .grad")
+    saved = [(p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in params]
+    _write(params, point)
+    with torch.enable_grad():
+        closure()
+    out = _flat_gradient(params)
+    for p, (value, grad) in zip(params, saved):
+        p.copy_(value)
+        p.grad = grad
+    return out
 
 
 class Correction:

@@ -27,28 +27,49 @@ def e_torch(t):
     return (t[0] * t[1] - 1) ** 2 / 2 + t[0] ** 4 / 10 + torch.cos(t[0] + 2 * t[1]) / 5
 
 
-#: what a per-parameter step of the current gradient cannot run, and the word its refusal names
-REFUSED = {"extragradient": "grad", "usam": "grad", "sam": "grad", "nesterov_lookahead": "grad",
-           "schedule_free_sgd": "grad", "gda_alternating": "grad", "adan": "prev", "clip_norm_sgd": "sum",
-           "normalized_gd": "sum", "running_average": "running average", "adabelief": "uses the state"}
-
-
+@pytest.mark.parametrize("layout", ["one tensor", "two tensors"])
 @pytest.mark.parametrize("case", registry.cases(), ids=lambda c: c.id)
-def test_spec_optimizer_is_bea_iterate_step_by_step(case):
-    theta = torch.nn.Parameter(torch.tensor(START, dtype=torch.float64))
-    if case.name in REFUSED:
-        with pytest.raises(BeaError, match=REFUSED[case.name]):
-            SpecOptimizer([theta], case.name, lr=0.05, params=case.params)
+def test_spec_optimizer_is_bea_iterate_step_by_step(case, layout):
+    """Every registered optimizer, θ = (x, y) as one parameter or as two (sums over coordinates, SAM's
+    ‖∇E‖ and the gradients at other points then span both); a game's player mask is refused."""
+    parts = [START] if layout == "one tensor" else [[v] for v in START]
+    params = [torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for v in parts]
+    if case.name == "gda_alternating":
+        with pytest.raises(BeaError, match="player mask"):
+            SpecOptimizer(params, case.name, lr=0.05, params=case.params)
         return
-    opt = SpecOptimizer([theta], case.name, lr=0.05, params=case.params)
-    got = [theta.detach().numpy().copy()]
-    for _ in range(25):
+    opt = SpecOptimizer(params, case.name, lr=0.05, params=case.params)
+
+    def closure():
         opt.zero_grad()
-        e_torch(theta).backward()
-        opt.step()
-        got.append(theta.detach().numpy().copy())
+        loss = e_torch(torch.cat(params))
+        loss.backward()
+        return loss
+
+    got = [torch.cat(params).detach().numpy().copy()]
+    for _ in range(25):
+        closure()
+        opt.step(closure)
+        got.append(torch.cat(params).detach().numpy().copy())
     want = bea.iterate(case.name, E_SYMPY, [x, y], START, 25, 0.05, **case.params)
     np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=1e-14)
+
+
+def test_a_gradient_at_another_point_needs_a_closure_and_restores_the_gradient():
+    w = torch.nn.Parameter(torch.tensor([0.3, 1.2], dtype=torch.float64))
+    opt = SpecOptimizer([w], "sam", lr=0.05, params=dict(c=0.7))
+    e_torch(w).backward()
+    g = w.grad.clone()
+    with pytest.raises(BeaError, match=r"step\(closure\)"):
+        opt.step()
+    torch.testing.assert_close(w.detach(), torch.tensor(START, dtype=torch.float64))  # nothing moved
+
+    def closure():
+        opt.zero_grad()
+        e_torch(w).backward()
+
+    opt.step(closure)
+    torch.testing.assert_close(w.grad, g)  # the gradient at θ_n, as the step found it
 
 
 def test_adam_with_eps_outside_is_torch_adam():

@@ -10,6 +10,7 @@ from bea.errors import BeaError
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
 SWITCHES = ("auto", "on", "off")
+FLAG_PARAMS = ("beta", "rho", "eps", "lam")  # hyperparameters with flags of their own; others go in --params
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Config:
     rho: float = 0.999
     eps: float = 1e-8
     lam: float = 0.0
+    params: str | None = None  # the optimizer's other hyperparameters, KEY=VALUE,… (e.g. c=0.05 for sam)
     eps_inside: bool = True
     bias_correction: bool = True
     micro_batch: int = 500
@@ -92,6 +94,7 @@ class Config:
             fail("seed", "in [0, 2**63)")
         if self.dataset not in LAYOUT:
             fail("dataset", f"one of {', '.join(LAYOUT)}")
+        self.optimizer_params()
         if not DEVICE.fullmatch(self.device):
             fail("device", "auto, cpu, cuda, cuda:N or mps")
         for name in ("amp", "tf32", "channels_last", "compile", "deterministic"):
@@ -107,8 +110,12 @@ class Config:
 
     def optimizer_params(self) -> tuple[str, dict]:
         """(bea optimizer name, its hyperparameters and options) from these settings: the optimizer's own
-        hyperparameters among beta, rho, eps, lam, and bias_correction where it has that option;
-        ``--no-eps-inside`` turns adam into adam_eps_outside (PyTorch's convention)."""
+        hyperparameters among beta, rho, eps, lam, the others from ``params``, and bias_correction where it
+        has that option; ``--no-eps-inside`` turns adam into adam_eps_outside (PyTorch's convention).
+
+        >>> Config("run", optimizer="sam", params="c=0.05").optimizer_params()
+        ('sam', {'c': 0.05})
+        """
         from bea.optimizers import REGISTRY, option_names
 
         name = self.optimizer
@@ -117,7 +124,33 @@ class Config:
         if name not in REGISTRY:
             raise BeaError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(REGISTRY)}")
         spec = REGISTRY[name]()
-        params = {k: getattr(self, k) for k in spec.hyper_names}
+        extra = self._other_params()
+        for key in extra:
+            if key in FLAG_PARAMS:
+                raise BeaError(f"--params: give {key} as --{key}")
+            if key not in spec.hyper_names:
+                raise BeaError(f"--params: {name} has no hyperparameter {key!r}; its hyperparameters: "
+                               f"{', '.join(spec.hyper_names) or 'none'}")
+        missing = [k for k in spec.hyper_names if k not in FLAG_PARAMS and k not in extra]
+        if missing:
+            raise BeaError(f"--optimizer {name} needs --params {','.join(f'{k}=VALUE' for k in missing)}")
+        params = {k: getattr(self, k) if k in FLAG_PARAMS else extra[k] for k in spec.hyper_names}
         if "bias_correction" in option_names(name):
             params["bias_correction"] = self.bias_correction
         return name, params
+
+    def _other_params(self) -> dict:
+        """{key: number} from ``params`` = "KEY=VALUE,…"."""
+        out = {}
+        for item in (self.params or "").split(",") if self.params is not None else ():
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if not sep or not key.isidentifier() or not math.isfinite(number) or key in out:
+                raise BeaError(f"--params must be KEY=VALUE,… with each key once and finite numbers, "
+                               f"got {self.params!r}"[:300])
+            out[key] = number
+        return out

@@ -9,7 +9,8 @@ the full-batch gradient g, ‖g‖₁, ‖g‖₂ and wall time, the test loss/a
 the point where step k's gradient is taken.
 
 The optimizer is any bea spec (:class:`bea_experiments.optim.SpecOptimizer`: Adam is bea's
-``adam``, not a copy).  ``correction = c`` adds c·h·(hF₁) (``correction_order`` 2: also
+``adam``, not a copy; a step that needs the gradient at another point, such as SAM's, takes a
+second full-batch gradient there).  ``correction = c`` adds c·h·(hF₁) (``correction_order`` 2: also
 c·h·(h²F₂)) to every step, F₁ and F₂ the derived terms of that optimizer at step n, finite-n and
 with every ε-term, evaluated on the model by autodiff (:class:`bea_experiments.optim.Correction`):
 the iterates then follow F₀ + (1 + c)hF₁ + …, so c = −1 cancels the implicit term and c = 1
@@ -319,7 +320,7 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
                 correction.field.loss.batches = split(xb, y, cfg.micro_batch)
             delta, ratio = correction.delta(correction.field.loss.theta(), step, gradient=g)
             metrics += [delta.norm(), torch.tensor(ratio, device=device)]
-        opt.step()
+        opt.step(lambda: _gradient_again(opt, forward, xb, y, n_total, cfg.micro_batch, use_amp, params, world))
         if delta is not None:
             add_flat(params, delta)
         pending.append((step, torch.stack([m.float() for m in metrics]), test, clock.mark()))
@@ -349,6 +350,15 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
         bar.update(1)
     bar.close()
     return log
+
+
+def _gradient_again(opt, forward, x, y, n_total, micro, autocast, params, world):
+    """The full-batch gradient at the parameters' current values, for a step that needs the gradient at
+    another point (SAM, extragradient): its extra forward passes update BatchNorm's running statistics."""
+    opt.zero_grad(set_to_none=False)
+    full_batch_gradient(forward, x, y, n_total, micro, autocast)
+    if world > 1:
+        all_reduce_flat([p.grad for p in params])
 
 
 def _fetch(pending, clock):
