@@ -115,7 +115,8 @@ class _Tensors:
     def full(self, value, like):
         if not self.torch.is_tensor(value):
             return self.torch.full_like(like, float(value))
-        return value.to(like.dtype).expand_as(like) if value.shape != like.shape else value.to(like.dtype)
+        value = value.to(device=like.device, dtype=like.dtype)  # n-only values are float64 scalars on the CPU
+        return value.expand_as(like) if value.shape != like.shape else value
 
     def total(self, value, like):
         return value.sum().expand_as(like)

@@ -55,6 +55,23 @@ def test_spec_optimizer_is_bea_iterate_step_by_step(case, layout):
     np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("case", [c for c in registry.cases() if c.name != "gda_alternating"], ids=lambda c: c.id)
+def test_every_spec_steps_on_another_device(case):
+    """Parameters on the "meta" device stand for a GPU's: numbers that depend only on n (bias corrections,
+    a running average's decay) are float64 scalars on the CPU and must follow the parameters."""
+    w = torch.nn.Parameter(torch.tensor(START, dtype=torch.float64, device="meta"))
+    opt = SpecOptimizer([w], case.name, lr=0.05, params=case.params)
+
+    def closure():
+        opt.zero_grad()
+        e_torch(w).backward()
+
+    for _ in range(2):
+        closure()
+        opt.step(closure)
+    assert w.device.type == "meta" and all(v.device.type == "meta" for v in opt.state[w].values() if torch.is_tensor(v))
+
+
 def test_a_gradient_at_another_point_needs_a_closure_and_restores_the_gradient():
     w = torch.nn.Parameter(torch.tensor([0.3, 1.2], dtype=torch.float64))
     opt = SpecOptimizer([w], "sam", lr=0.05, params=dict(c=0.7))
