@@ -104,6 +104,11 @@ class _Arrays:
         """A step-dependent number (n, t) as the generated code takes it."""
         return value
 
+    @staticmethod
+    def decayed(a, old, b, u):
+        """a·old + b·u, the update of a state."""
+        return a * old + b * u
+
 
 class _Tensors:
     """The same operations on torch tensors; n and t as float64 scalars (bias corrections in double)."""
@@ -123,6 +128,11 @@ class _Tensors:
 
     def scalar(self, value):
         return self.torch.tensor(float(value), dtype=self.torch.float64)
+
+    def decayed(self, a, old, b, u):
+        if isinstance(b, (int, float)):  # one pass less over memory: a·old + b·u as add(a·old, u, alpha=b)
+            return self.torch.add(a * old, u, alpha=b)
+        return a * old + b * u
 
 
 class Program:
@@ -177,7 +187,8 @@ class Program:
             if sym == S.g:
                 env[sym] = gradient(n, theta)
             elif sym in self.states:
-                env[sym] = evaluate(self.decays[sym]) * old[sym] + evaluate(self.scales[sym]) * evaluate(self.inputs[sym])
+                env[sym] = arrays.decayed(number(self.decays[sym]), old[sym], number(self.scales[sym]),
+                                          evaluate(self.inputs[sym]))
             elif sym in self.constructs:
                 kind, arg = self.constructs[sym]
                 if kind is S.Prev:  # at n = 0: the argument with every state at its start value
@@ -195,6 +206,9 @@ class Program:
             names, fn = compiled
             args = [bound[s] if bound and s in bound else value(s) for s in names]
             return arrays.full(fn(*args), theta)
+
+        def number(compiled):  # a decay or scale: a plain number when constant (most are), else per coordinate
+            return compiled[1]() if not compiled[0] else evaluate(compiled)
 
         new_theta = theta - self.h * evaluate(self.step)
         new_states = {sym: value(sym) for sym in self.states}

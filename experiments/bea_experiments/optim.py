@@ -38,10 +38,12 @@ def numeric_spec(optimizer: str, params: dict):
 class SpecOptimizer(torch.optim.Optimizer):
     """A bea optimizer spec as a torch optimizer (step size ``lr`` = h).
 
-    The step is bea's own :class:`bea.iterate.Program` (the recursions of :func:`bea.iterate`) on θ =
-    every parameter flattened into one vector, so sums over all coordinates (normalized and clipped
-    steps, SAM's ‖∇E‖) run over the whole model, prev(·) keeps the last step's values in the optimizer's
-    state, and states may be fed by other states.  A gradient at another point, grad(θ + u) (SAM,
+    The step is bea's own :class:`bea.iterate.Program` (the recursions of :func:`bea.iterate`): prev(·)
+    keeps the last step's values in the optimizer's state, and states may be fed by other states.  A
+    step with sums over all coordinates (normalized and clipped steps, SAM's ‖∇E‖) or gradients at other
+    points runs on θ = every parameter flattened into one vector, so the sums span the whole model; any
+    other step is coordinatewise and runs parameter by parameter: the same arithmetic, several times
+    faster on a CPU, where the temporaries of a flattened ResNet are fresh memory at every operation.  A gradient at another point, grad(θ + u) (SAM,
     extragradient, look-ahead Nesterov, schedule-free), needs ``step(closure)``: the closure recomputes
     every parameter's ``.grad`` at the parameters' current values (torch's convention); it runs with the
     parameters set to θ + u, and parameters and gradients are restored after it.  A parameter without
@@ -61,6 +63,7 @@ class SpecOptimizer(torch.optim.Optimizer):
         if any((sp.S.Zero + e).has(S.player) for e in [self.spec.step, *(st.input for st in self.spec.states)]):
             raise BeaError(f"{self.spec.name}: SpecOptimizer does not run a two-player game's player mask")
         self._program = Program(self.spec, float(lr), "torch")
+        self._whole = any(kind in (S.Grad, S.CoordSum) for kind, _ in self._program.constructs.values())
         super().__init__(parameters, dict(lr=lr))
 
     def _flat(self):
@@ -76,9 +79,14 @@ class SpecOptimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         params, lr = self._flat()
-        program, state = self._program, self.state[params[0]]  # the whole θ's state, kept with the first parameter
-        program.h = lr
-        theta = torch.cat([p.detach().reshape(-1) for p in params])
+        self._program.h = lr
+        for part in [params] if self._whole else [[p] for p in params]:
+            self._advance(part, lr, closure)
+
+    def _advance(self, params, lr, closure):
+        """One step of θ = the given parameters flattened (their state is kept with the first of them)."""
+        program, state = self._program, self.state[params[0]]
+        theta = torch.cat([p.detach().reshape(-1) for p in params]) if len(params) > 1 else params[0].detach().reshape(-1)
         g = _flat_gradient(params)
         if not state:
             state["step"] = 0
@@ -92,14 +100,15 @@ class SpecOptimizer(torch.optim.Optimizer):
             return g if point is theta else _gradient_at(point, params, closure, self.spec.name)
 
         new_theta, new_states, prev = program.advance(gradient, n, theta, old, recorded)
-        _write(params, new_theta)
         state.update({f"state {sym}": v.contiguous() for sym, v in new_states.items()})
-        state.update({f"prev {sym}": v.contiguous() for sym, v in prev.items()})
+        state.update({f"prev {sym}": v.clone() for sym, v in prev.items()})  # copies before θ (and g) change
         state["step"] = n + 1
+        _write(params, new_theta)
 
 
 def _flat_gradient(params):
-    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+    grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+    return torch.cat(grads) if len(grads) > 1 else grads[0]
 
 
 def _write(params, flat):
