@@ -372,6 +372,10 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
         Hyperparameters (``beta``, ``rho``, ``eps``; symbols when omitted) and
         options (``bias_correction``).
 
+    The cost grows quickly with the order and the optimizer (times in docs/performance.md; e.g.
+    AdaBelief's abstract order 2 at finite n takes about 20 s).  Bound a call as the CLI's
+    ``--max-seconds`` does, with ``bea.limits.time_limit(seconds)`` (it raises ``TimeLimit``).
+
     Examples
     --------
     >>> import sympy as sp, bea
@@ -382,6 +386,10 @@ def modified_ode(optimizer, loss=None, variables=None, order: int = 1, h=None, s
     >>> adam = bea.modified_ode("adam", order=1, stationary=True, beta=0.9, rho=0.999)   # every dimension
     >>> adam.recognized[0].parts[0].functional.name
     '‖∇E‖_{1,ε}'
+    >>> from bea.limits import time_limit
+    >>> with time_limit(60):
+    ...     bea.modified_ode("gd", order=2).global_order
+    3
     """
     from .games import as_field
 
