@@ -69,10 +69,13 @@ def function(args, exprs, backend: str = "numpy", hint: str = ""):
 
 
 def _constants_as_floats(exprs):
-    """Constant subexpressions such as √10 as floats: torch's functions take tensors, not numbers."""
+    """Constant subexpressions such as √10 as floats: torch's functions take tensors, not numbers; so
+    are integers beyond int64 (a hyperparameter 1e20 taken exactly), which torch cannot convert."""
+    def constant(a):
+        return (a.is_number and not a.is_Atom and a.is_real) or (a.is_Integer and abs(a) >= 2**62)
+
     def fold(e):
-        return sp.sympify(e, strict=True).replace(lambda a: a.is_number and not a.is_Atom and a.is_real,
-                                                  lambda a: sp.Float(a.evalf(20), 20))
+        return sp.sympify(e, strict=True).replace(constant, lambda a: sp.Float(a.evalf(20), 20))
     return [fold(e) for e in exprs] if isinstance(exprs, (list, tuple)) else fold(exprs)
 
 

@@ -50,3 +50,14 @@ def test_numeric_layer_backends_agree_and_mpmath_keeps_its_digits():
     np.testing.assert_allclose(numpy_values, [float(v) for v in exact], rtol=1e-14)
     with pytest.raises(bea.BeaError, match="unknown numeric backend"):
         function([[x, y]], exprs, "jax")
+
+
+def test_torch_code_takes_hyperparameters_beyond_int64():
+    """A hyperparameter 1e20 is taken exactly (an Integer); torch cannot convert it to int64, so the
+    generated code holds it as a float."""
+    torch = pytest.importorskip("torch")
+    from bea.numeric import function
+
+    x = sp.Symbol("x")
+    f = function([x], sp.Integer(10**20) * x + sp.Integer(3) * x, "torch")
+    assert f(torch.tensor([2.0], dtype=torch.float64)).tolist() == [2e20 + 6]

@@ -40,14 +40,17 @@ class SpecOptimizer(torch.optim.Optimizer):
 
     The step is bea's own :class:`bea.iterate.Program` (the recursions of :func:`bea.iterate`): prev(·)
     keeps the last step's values in the optimizer's state, and states may be fed by other states.  A
-    step with sums over all coordinates (normalized and clipped steps, SAM's ‖∇E‖) or gradients at other
-    points runs on θ = every parameter flattened into one vector, so the sums span the whole model; any
-    other step is coordinatewise and runs parameter by parameter: the same arithmetic, several times
-    faster on a CPU, where the temporaries of a flattened ResNet are fresh memory at every operation.  A gradient at another point, grad(θ + u) (SAM,
-    extragradient, look-ahead Nesterov, schedule-free), needs ``step(closure)``: the closure recomputes
-    every parameter's ``.grad`` at the parameters' current values (torch's convention); it runs with the
-    parameters set to θ + u, and parameters and gradients are restored after it.  A parameter without
-    a gradient counts as a zero gradient.  A game's player mask is refused.
+    coordinatewise step runs parameter by parameter, as torch's optimizers do (each group with its own
+    lr; parameters without a gradient are skipped).  A step with sums over all coordinates (normalized
+    and clipped steps, SAM's ‖∇E‖) or gradients at other points runs on θ = every parameter that has a
+    gradient, flattened into one vector (one lr, one dtype and device), so the sums span the whole
+    model; its state is the optimizer's ``"whole vector"`` entry, and a non-finite step is refused.
+
+    ``step(closure)`` follows torch's convention: the closure recomputes the loss and every ``.grad`` at
+    the current parameters; it is called first and its loss returned.  A gradient at another point,
+    grad(θ + u) (SAM, extragradient, look-ahead Nesterov, schedule-free), is taken by ``recompute``
+    (default: the closure), called with the parameters set to θ + u; parameters and gradients are
+    restored after it, even when it fails.  A game's player mask is refused.
 
     >>> import torch
     >>> w = torch.nn.Parameter(torch.tensor([1.0]))
@@ -57,57 +60,94 @@ class SpecOptimizer(torch.optim.Optimizer):
     """
 
     def __init__(self, parameters, optimizer: str, lr: float, params: dict):
-        if not lr > 0:
-            raise BeaError(f"lr must be > 0, got {lr}")
         self.spec = numeric_spec(optimizer, params)
         if any((sp.S.Zero + e).has(S.player) for e in [self.spec.step, *(st.input for st in self.spec.states)]):
             raise BeaError(f"{self.spec.name}: SpecOptimizer does not run a two-player game's player mask")
-        self._program = Program(self.spec, float(lr), "torch")
+        self._program = Program(self.spec, _checked_lr(lr), "torch")
         self._whole = any(kind in (S.Grad, S.CoordSum) for kind, _ in self._program.constructs.values())
         super().__init__(parameters, dict(lr=lr))
 
-    def _flat(self):
-        """(parameters, their common step size), all of one dtype and device."""
-        params = [p for group in self.param_groups for p in group["params"]]
+    @torch.no_grad()
+    def step(self, closure=None, recompute=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        recompute = recompute or closure
+        if self._whole:
+            self._step_whole(recompute)
+        else:
+            for group in self.param_groups:
+                lr = _checked_lr(group["lr"])
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._advance([p], lr, self.state[p], recompute)
+        return loss
+
+    def _step_whole(self, recompute):
+        groups = [(i, j, p) for i, group in enumerate(self.param_groups) for j, p in enumerate(group["params"])
+                  if p.grad is not None]
+        if not groups:
+            return
+        params = [p for _, _, p in groups]
         lrs = {group["lr"] for group in self.param_groups}
         kinds = {(p.dtype, p.device) for p in params}
         if len(lrs) != 1 or len(kinds) != 1:
-            raise BeaError("SpecOptimizer runs one step size on parameters of one dtype and device; got "
-                           f"lr {sorted(lrs)} and {len(kinds)} dtype/device pairs")
-        return params, float(lrs.pop())
+            raise BeaError(f"{self.spec.name} sums over all coordinates: it runs one lr on parameters of one dtype "
+                           f"and device; got lr {sorted(lrs)} and {len(kinds)} dtype/device pairs")
+        state = self.state["whole vector"]
+        layout = [(i, j, p.numel()) for i, j, p in groups]
+        if state and state.get("layout") != layout:
+            raise BeaError(f"{self.spec.name} sums over all coordinates: the parameters with a gradient must be the "
+                           "same at every step (parameters were added, or some lost their gradient)")
+        state["layout"] = layout
+        self._advance(params, _checked_lr(lrs.pop()), state, recompute)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        params, lr = self._flat()
-        self._program.h = lr
-        for part in [params] if self._whole else [[p] for p in params]:
-            self._advance(part, lr, closure)
-
-    def _advance(self, params, lr, closure):
-        """One step of θ = the given parameters flattened (their state is kept with the first of them)."""
-        program, state = self._program, self.state[params[0]]
+    def _advance(self, params, lr, state, recompute):
+        """One step of θ = the given parameters flattened, with its ``state``."""
+        program = self._program
+        program.h = lr
         theta = torch.cat([p.detach().reshape(-1) for p in params]) if len(params) > 1 else params[0].detach().reshape(-1)
         g = _flat_gradient(params)
-        if not state:
-            state["step"] = 0
-            state.update({f"state {sym}": torch.zeros_like(theta) for sym in program.states})
+        keys = [f"state {sym}" for sym in program.states]
+        if "step" not in state:
+            state.update({"step": 0, **{key: torch.zeros_like(theta) for key in keys}})
+        elif any(key not in state for key in keys):
+            raise BeaError(f"{self.spec.name}: the optimizer state has no {', '.join(keys)} (a checkpoint from an "
+                           "earlier bea or another optimizer); start the run again")
         n = state["step"]
         check_horizon(self.spec, (n + 1) * lr)
-        old = {sym: state[f"state {sym}"] for sym in program.states}
-        recorded = {sym: state[f"prev {sym}"] for sym, (kind, _) in program.constructs.items() if kind is S.Prev and n}
+        like = dict(device=theta.device, dtype=theta.dtype)  # a state loaded under a string key stays where it was
+        old = {sym: state[f"state {sym}"].to(**like) for sym in program.states}
+        recorded = {sym: state[f"prev {sym}"].to(**like)
+                    for sym, (kind, _) in program.constructs.items() if kind is S.Prev and n}
 
         def gradient(_, point):
-            return g if point is theta else _gradient_at(point, params, closure, self.spec.name)
+            return g if point is theta else _gradient_at(point, params, recompute, self.spec.name)
 
         new_theta, new_states, prev = program.advance(gradient, n, theta, old, recorded)
+        if self._whole and not _finite(new_theta):  # one check per step, where sums can vanish
+            raise BeaError(f"{self.spec.name}: non-finite step at step {n + 1} (a sum over coordinates that vanishes, "
+                           "e.g. ‖∇E‖ = 0 at a stationary point, or a diverging run); nothing was changed")
         state.update({f"state {sym}": v.contiguous() for sym, v in new_states.items()})
         state.update({f"prev {sym}": v.clone() for sym, v in prev.items()})  # copies before θ (and g) change
         state["step"] = n + 1
         _write(params, new_theta)
 
 
+def _finite(x) -> bool:
+    """All entries finite (a tensor on the "meta" device has no values to check)."""
+    return x.device.type == "meta" or bool(torch.isfinite(x).all())
+
+
+def _checked_lr(lr) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
+        raise BeaError(f"lr must be a positive finite number, got {lr!r}")
+    return float(lr)
+
+
 def _flat_gradient(params):
-    grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+    grads = [p.grad.reshape(-1) for p in params]
     return torch.cat(grads) if len(grads) > 1 else grads[0]
 
 
@@ -117,20 +157,26 @@ def _write(params, flat):
         p.copy_(chunk.view_as(p))
 
 
-def _gradient_at(point, params, closure, name):
-    """∇E at ``point`` by ``closure`` run with the parameters set there; parameters and gradients restored."""
-    if closure is None:
+def _gradient_at(point, params, recompute, name):
+    """∇E at ``point`` by ``recompute`` run with the parameters set there; parameters and gradients (the same
+    tensors, with their values) restored, even when it fails."""
+    if recompute is None:
         raise BeaError(f"{name}: the step needs the gradient at another point; call step(closure) with a closure "
                        "that recomputes every parameter's .grad")
-    saved = [(p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in params]
+    saved = [(p.detach().clone(), p.grad, p.grad.detach().clone()) for p in params]
     _write(params, point)
-    with torch.enable_grad():
-        closure()
-    out = _flat_gradient(params)
-    for p, (value, grad) in zip(params, saved):
-        p.copy_(value)
-        p.grad = grad
-    return out
+    try:
+        with torch.enable_grad():
+            recompute()
+        missing = sum(p.grad is None for p in params)
+        if missing:
+            raise BeaError(f"{name}: after the closure {missing} parameter(s) have no .grad; it must recompute "
+                           "every parameter's gradient")
+        return _flat_gradient(params).clone()
+    finally:
+        for p, (value, grad, values) in zip(params, saved):
+            p.copy_(value)
+            p.grad = grad.copy_(values)
 
 
 class Correction:
@@ -153,4 +199,9 @@ class Correction:
         out = self.c1 * self.h**2 * F[1]
         if self.c2:
             out = out + self.c2 * self.h**3 * F[2]
+        if not _finite(out):
+            bad = int((~torch.isfinite(out)).sum())
+            raise BeaError(f"{self.field.ode.spec.name}: the derived correction is not finite at step {n} on {bad} of "
+                           f"{out.numel()} coordinates: the field is not smooth there (e.g. |g| from ε outside a "
+                           "square root, at a gradient coordinate that is exactly 0)")
         return out, ratio

@@ -48,8 +48,7 @@ def test_spec_optimizer_is_bea_iterate_step_by_step(case, layout):
 
     got = [torch.cat(params).detach().numpy().copy()]
     for _ in range(25):
-        closure()
-        opt.step(closure)
+        assert float(opt.step(closure)) == float(e_torch(torch.tensor(got[-1])))  # torch's convention
         got.append(torch.cat(params).detach().numpy().copy())
     want = bea.iterate(case.name, E_SYMPY, [x, y], START, 25, 0.05, **case.params)
     np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=1e-14)
@@ -73,20 +72,79 @@ def test_every_spec_steps_on_another_device(case):
 
 
 def test_a_gradient_at_another_point_needs_a_closure_and_restores_the_gradient():
-    w = torch.nn.Parameter(torch.tensor([0.3, 1.2], dtype=torch.float64))
+    w = torch.nn.Parameter(torch.tensor(START, dtype=torch.float64))
     opt = SpecOptimizer([w], "sam", lr=0.05, params=dict(c=0.7))
     e_torch(w).backward()
-    g = w.grad.clone()
+    g, grad = w.grad.clone(), w.grad
     with pytest.raises(BeaError, match=r"step\(closure\)"):
         opt.step()
     torch.testing.assert_close(w.detach(), torch.tensor(START, dtype=torch.float64))  # nothing moved
 
-    def closure():
+    def recompute():
         opt.zero_grad()
         e_torch(w).backward()
 
-    opt.step(closure)
-    torch.testing.assert_close(w.grad, g)  # the gradient at θ_n, as the step found it
+    opt.step(recompute=recompute)  # the gradient at θ_n is the one already there; recompute only at θ + u
+    assert w.grad is grad and torch.equal(w.grad, g)  # the same tensor, with the gradient at θ_n
+
+    def failing():
+        w.grad = None
+        raise RuntimeError("out of memory")
+
+    before = w.detach().clone()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        opt.step(recompute=failing)
+    assert torch.equal(w.detach(), before) and w.grad is grad  # restored although the closure failed
+
+
+def test_whole_vector_steps_refuse_what_they_cannot_run_and_change_nothing():
+    """SAM at a stationary point (‖∇E‖ = 0: 0/0), parameters added after a step, several lrs."""
+    w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    opt = SpecOptimizer([w], "sam", lr=0.05, params=dict(c=0.7))
+
+    def closure():
+        opt.zero_grad()
+        (w**2).sum().backward()
+
+    with pytest.raises(BeaError, match="non-finite step at step 1"):
+        opt.step(closure)
+    assert torch.equal(w.detach(), torch.zeros(2, dtype=torch.float64))
+    v = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    opt = SpecOptimizer([v], "normalized_gd", lr=0.05, params=dict(eps=0.1))
+    v.grad = torch.ones(2, dtype=torch.float64)
+    opt.step()
+    u = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+    u.grad = torch.ones(1, dtype=torch.float64)
+    opt.add_param_group(dict(params=[u]))
+    with pytest.raises(BeaError, match="must be the same at every step"):
+        opt.step()
+    opt = SpecOptimizer([dict(params=[v]), dict(params=[u], lr=0.1)], "normalized_gd", lr=0.05, params=dict(eps=0.1))
+    with pytest.raises(BeaError, match="one lr"):
+        opt.step()
+
+
+def test_coordinatewise_steps_follow_torchs_conventions():
+    """Each group's lr, parameters without a gradient left alone (AdamW's decay included), mixed dtypes."""
+    a = torch.nn.Parameter(torch.tensor([1.0, 2.0], dtype=torch.float64))
+    b = torch.nn.Parameter(torch.tensor([3.0], dtype=torch.float32))
+    frozen = torch.nn.Parameter(torch.tensor([3.0, 4.0]), requires_grad=False)
+    opt = SpecOptimizer([dict(params=[a]), dict(params=[b, frozen], lr=0.5)], "gd", lr=0.1, params={})
+    a.grad, b.grad = torch.tensor([1.0, -1.0], dtype=torch.float64), torch.tensor([2.0])
+    opt.step()
+    assert a.tolist() == [0.9, 2.1] and b.tolist() == [2.0] and frozen.tolist() == [3.0, 4.0]
+    decayed = SpecOptimizer([frozen], "adamw", lr=0.1, params=dict(beta=0.9, rho=0.99, eps=1e-8, lam=0.1))
+    decayed.step()
+    assert frozen.tolist() == [3.0, 4.0]
+
+
+def test_a_checkpoint_from_another_state_layout_is_refused_by_name():
+    w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    opt = SpecOptimizer([w], "adam", lr=0.1, params=dict(beta=0.9, rho=0.99, eps=1e-8))
+    opt.load_state_dict({"state": {0: {"step": 3, "s0": torch.zeros(2), "s1": torch.zeros(2)}},
+                         "param_groups": [dict(opt.param_groups[0], params=[0])]})
+    w.grad = torch.ones(2)
+    with pytest.raises(BeaError, match="start the run again"):
+        opt.step()
 
 
 def test_adam_with_eps_outside_is_torch_adam():
@@ -192,6 +250,17 @@ def test_correction_is_c_h2_F1_of_the_derivation(case):
         want = c * h**2 * _concrete_F1(case.name, case.params, n, h)
         np.testing.assert_allclose(delta.numpy(), want, rtol=1e-9, atol=1e-15)
         assert ratio > 0
+
+
+def test_a_correction_that_is_not_finite_is_refused_by_name():
+    """Adan's √s + ε (ε outside the root) puts |g| in the field: at a gradient coordinate that is exactly 0
+    (θ₃ = 0 here) the correction is 0/0, which is said, not passed on as NaN."""
+    correction = Correction("adan", dict(beta=0.9, beta2=0.9, beta3=0.99, eps=1e-8), 0.01,
+                            FlatLoss(lambda t: e_torch(t) + t[2] ** 2), -1.0)
+    delta, _ = correction.delta(torch.tensor([0.3, 1.2, 0.5], dtype=torch.float64), 1)
+    assert torch.isfinite(delta).all()
+    with pytest.raises(BeaError, match="not finite at step 1 on 1 of 3 coordinates"):
+        correction.delta(torch.tensor([0.3, 1.2, 0.0], dtype=torch.float64), 1)
 
 
 @pytest.mark.parametrize("n", [0, 1, 10, "inf"])

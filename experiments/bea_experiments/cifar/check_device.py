@@ -124,7 +124,7 @@ def check(cfg: Config, steps: int = 3) -> dict:
             t = time.perf_counter()
             if step:  # the first gradient is the one compared above (and the warm-up)
                 p.gradient(inputs[k], y, n, cfg.micro_batch)
-            p.opt.step()
+            p.opt.step(recompute=lambda: p.gradient(inputs[k], y, n, cfg.micro_batch))  # SAM: a second gradient
             _sync(device)
             seconds[k].append(time.perf_counter() - t)
     a = torch.cat([p.reshape(-1) for p in reference.parameters()])

@@ -28,7 +28,7 @@ HELP = {
     "norm": "ResNets: batch (BatchNorm, the papers') or group (GroupNorm: the loss is a sum over images)",
     "optimizer": "any built-in bea optimizer (bea list); its hyperparameters among --beta --rho --eps --lam, "
                  "others in --params",
-    "params": "the optimizer's other hyperparameters as KEY=VALUE,... (e.g. c=0.05 for sam)",
+    "params": "the optimizer's other hyperparameters as KEY=VALUE,... (e.g. c=50 for sam: radius c·lr)",
     "lam": "decoupled weight decay λ (adamw, nadam, lion)",
     "correction": "c: add c·h·(hF₁), the optimizer's derived O(h) term at step n, to every step "
                   "(−1 cancels the implicit term, 1 doubles it)",

@@ -10,6 +10,7 @@ from bea.errors import BeaError
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
 SWITCHES = ("auto", "on", "off")
+NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 FLAG_PARAMS = ("beta", "rho", "eps", "lam")  # hyperparameters with flags of their own; others go in --params
 
 
@@ -139,16 +140,20 @@ class Config:
             params["bias_correction"] = self.bias_correction
         return name, params
 
+    def __post_init__(self):
+        if isinstance(self.params, str):  # one spelling per value: c=5e-2 and c=0.05 are the same run on resume
+            canonical = ",".join(f"{k}={v!r}" for k, v in sorted(self._other_params().items()))
+            object.__setattr__(self, "params", canonical)
+
     def _other_params(self) -> dict:
         """{key: number} from ``params`` = "KEY=VALUE,…"."""
+        if self.params is not None and not isinstance(self.params, str):
+            raise BeaError(f"--params must be KEY=VALUE,…, got {self.params!r}"[:300])
         out = {}
-        for item in (self.params or "").split(",") if self.params is not None else ():
+        for item in self.params.split(",") if self.params is not None else ():
             key, sep, value = item.partition("=")
             key = key.strip()
-            try:
-                number = float(value)
-            except ValueError:
-                number = math.nan
+            number = float(value) if NUMBER.fullmatch(value) else math.nan
             if not sep or not key.isidentifier() or not math.isfinite(number) or key in out:
                 raise BeaError(f"--params must be KEY=VALUE,… with each key once and finite numbers, "
                                f"got {self.params!r}"[:300])

@@ -320,7 +320,8 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
                 correction.field.loss.batches = split(xb, y, cfg.micro_batch)
             delta, ratio = correction.delta(correction.field.loss.theta(), step, gradient=g)
             metrics += [delta.norm(), torch.tensor(ratio, device=device)]
-        opt.step(lambda: _gradient_again(opt, forward, xb, y, n_total, cfg.micro_batch, use_amp, params, world))
+        opt.step(recompute=lambda: _gradient_again(opt, forward, xb, y, n_total, cfg.micro_batch, use_amp, params,
+                                                   world))
         if delta is not None:
             add_flat(params, delta)
         pending.append((step, torch.stack([m.float() for m in metrics]), test, clock.mark()))
