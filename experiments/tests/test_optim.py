@@ -137,6 +137,34 @@ def test_coordinatewise_steps_follow_torchs_conventions():
     assert frozen.tolist() == [3.0, 4.0]
 
 
+@pytest.mark.parametrize("name, params", [("sam", dict(c=0.7)), ("adan", dict(beta=0.9, beta2=0.9, beta3=0.99, eps=1e-8)),
+                                          ("nesterov_lookahead", dict(beta=0.8))])
+def test_resume_from_a_saved_state_is_bit_exact(tmp_path, name, params):
+    """state_dict → torch.save → torch.load(weights_only=True) → a fresh optimizer: whole-vector state
+    (SAM's), previous values (Adan's prev(g), look-ahead's prev(θ)) and the step count all carry over."""
+    def run(steps, start=None):
+        parts = [torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for v in ([START[0]], [START[1]])]
+        opt = SpecOptimizer(parts, name, lr=0.05, params=params)
+        if start is not None:
+            for p, v in zip(parts, start[0]):
+                p.data.copy_(v)
+            opt.load_state_dict(torch.load(start[1], weights_only=True))
+
+        def closure():
+            opt.zero_grad()
+            e_torch(torch.cat(parts)).backward()
+
+        for _ in range(steps):
+            opt.step(closure)
+        torch.save(opt.state_dict(), tmp_path / "opt.pt")
+        return [p.detach().clone() for p in parts]
+
+    straight = run(6)
+    middle = run(3)
+    resumed = run(3, start=(middle, tmp_path / "opt.pt"))
+    assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
+
+
 def test_a_checkpoint_from_another_state_layout_is_refused_by_name():
     w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
     opt = SpecOptimizer([w], "adam", lr=0.1, params=dict(beta=0.9, rho=0.99, eps=1e-8))
