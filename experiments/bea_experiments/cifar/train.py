@@ -302,12 +302,12 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
     clock = _Clock(device, log[-1]["wall_s"] if log else 0.0)
     warned = any(r.get("validity_ratio", 0) > WARN_VALIDITY for r in log)
     for step in range(start, cfg.steps):
-        opt.zero_grad(set_to_none=False)
         xb = augment(x, generator) if cfg.augment else x
-        loss_sum, correct = full_batch_gradient(forward, xb, y, n_total, cfg.micro_batch, use_amp)
-        stats = torch.stack([loss_sum, correct.float()])
-        if world > 1:
-            all_reduce_flat([p.grad for p in params] + [stats])
+
+        def gradient_here():  # at the parameters' current values: θ_n, and θ + u for a step that needs it (SAM)
+            return _full_gradient(opt, forward, xb, y, n_total, cfg.micro_batch, use_amp, params, world)
+
+        stats = gradient_here()
         g = torch.cat([p.grad.reshape(-1) for p in params]).float()
         metrics = [stats[0] / n_total, stats[1] / n_total, torch.sqrt(g**2 + cfg.eps).sum(), g.abs().sum(), g.norm()]
         test = None
@@ -320,8 +320,7 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
                 correction.field.loss.batches = split(xb, y, cfg.micro_batch)
             delta, ratio = correction.delta(correction.field.loss.theta(), step, gradient=g)
             metrics += [delta.norm(), torch.tensor(ratio, device=device)]
-        opt.step(recompute=lambda: _gradient_again(opt, forward, xb, y, n_total, cfg.micro_batch, use_amp, params,
-                                                   world))
+        opt.step(recompute=gradient_here)
         if delta is not None:
             add_flat(params, delta)
         pending.append((step, torch.stack([m.float() for m in metrics]), test, clock.mark()))
@@ -353,13 +352,16 @@ def run(cfg: Config, resume: bool = False, progress: bool = True) -> list[dict]:
     return log
 
 
-def _gradient_again(opt, forward, x, y, n_total, micro, autocast, params, world):
-    """The full-batch gradient at the parameters' current values, for a step that needs the gradient at
-    another point (SAM, extragradient): its extra forward passes update BatchNorm's running statistics."""
+def _full_gradient(opt, forward, x, y, n_total, micro, autocast, params, world):
+    """.grad = the full-batch gradient at the parameters' current values, all-reduced over ranks together
+    with [loss sum, correct], which it returns.  A step that needs the gradient at another point (SAM,
+    extragradient) calls it again there: those forward passes also update BatchNorm's running statistics."""
     opt.zero_grad(set_to_none=False)
-    full_batch_gradient(forward, x, y, n_total, micro, autocast)
+    loss_sum, correct = full_batch_gradient(forward, x, y, n_total, micro, autocast)
+    stats = torch.stack([loss_sum, correct.float()])
     if world > 1:
-        all_reduce_flat([p.grad for p in params])
+        all_reduce_flat([p.grad for p in params] + [stats])
+    return stats
 
 
 def _fetch(pending, clock):
