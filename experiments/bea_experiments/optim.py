@@ -1,12 +1,13 @@
 """Any optimizer bea derives, as a torch optimizer, and its derived explicit correction.
 
 :class:`SpecOptimizer` runs an optimizer's :class:`bea.OptimizerSpec` literally: the step of
-:func:`bea.iterate` (:class:`bea.iterate.Program`) on tensors, θ every parameter flattened into one
-vector: every state s ← a s + b u(g, θ), then θ ← θ − h φ(s, g, θ, n), with the step's n-dependent
-numbers (bias corrections) computed in float64, a schedule's time at t_n = nh (and refused past its
-horizon), sums over all coordinates over the whole model, previous values kept in the optimizer's
-state, and gradients at other points through ``step(closure)``.  No optimizer is written twice:
-Adam here is bea's ``adam`` spec and SAM bea's ``sam``.  Only a game's player mask is refused.
+:func:`bea.iterate` (:class:`bea.iterate.Program`) on tensors, parameter by parameter (or on all
+parameters as one vector when the step sums over all coordinates or takes gradients at other
+points): every state s ← a s + b u(g, θ), then θ ← θ − h φ(s, g, θ, n), with the step's
+n-dependent numbers (bias corrections) computed in float64, a schedule's time at t_n = nh (and
+refused past its horizon), previous values kept in the optimizer's state, and gradients at other
+points through ``step(closure)``.  No optimizer is written twice: Adam here is bea's ``adam`` spec
+and SAM bea's ``sam``.  Only a game's player mask is refused.
 
 :class:`Correction` is the explicit correction of the derived modified equation: the iterates of
 a step size h follow θ̇ = F₀ + hF₁ + h²F₂ + … (finite n, every ε-term kept), so adding
@@ -107,7 +108,9 @@ class SpecOptimizer(torch.optim.Optimizer):
         """One step of θ = the given parameters flattened, with its ``state``."""
         program = self._program
         program.h = lr
-        theta = torch.cat([p.detach().reshape(-1) for p in params]) if len(params) > 1 else params[0].detach().reshape(-1)
+        # a coordinatewise step reads one parameter in place; a whole-vector step copies θ, which gradients at
+        # other points move and restore
+        theta = torch.cat([p.detach().reshape(-1) for p in params]) if self._whole else params[0].detach().reshape(-1)
         g = _flat_gradient(params)
         keys = [f"state {sym}" for sym in program.states]
         if "step" not in state:
@@ -123,7 +126,7 @@ class SpecOptimizer(torch.optim.Optimizer):
                     for sym, (kind, _) in program.constructs.items() if kind is S.Prev and n}
 
         def gradient(_, point):
-            return g if point is theta else _gradient_at(point, params, recompute, self.spec.name)
+            return g if point is theta else _gradient_at(point, theta, params, recompute, self.spec.name)
 
         new_theta, new_states, prev = program.advance(gradient, n, theta, old, recorded)
         if self._whole and not _finite(new_theta):  # one check per step, where sums can vanish
@@ -157,13 +160,13 @@ def _write(params, flat):
         p.copy_(chunk.view_as(p))
 
 
-def _gradient_at(point, params, recompute, name):
-    """∇E at ``point`` by ``recompute`` run with the parameters set there; parameters and gradients (the same
-    tensors, with their values) restored, even when it fails."""
+def _gradient_at(point, theta, params, recompute, name):
+    """∇E at ``point`` by ``recompute`` run with the parameters set there; parameters (θ) and gradients (the
+    same tensors, with their values) restored, even when it fails."""
     if recompute is None:
         raise BeaError(f"{name}: the step needs the gradient at another point; call step(closure) with a closure "
                        "that recomputes every parameter's .grad")
-    saved = [(p.detach().clone(), p.grad, p.grad.detach().clone()) for p in params]
+    saved = [(p.grad, p.grad.detach().clone()) for p in params]
     _write(params, point)
     try:
         with torch.enable_grad():
@@ -174,8 +177,8 @@ def _gradient_at(point, params, recompute, name):
                            "every parameter's gradient")
         return _flat_gradient(params).clone()
     finally:
-        for p, (value, grad, values) in zip(params, saved):
-            p.copy_(value)
+        _write(params, theta)
+        for p, (grad, values) in zip(params, saved):
             p.grad = grad.copy_(values)
 
 
