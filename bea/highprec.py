@@ -84,7 +84,10 @@ def _gbs_step(f, t0, y, H, tol, levels=12):
     return None
 
 
-def _gbs(f, t0, y, H, tol, halvings=8):
+HALVINGS = 8  #: an interval is split into at most 2**HALVINGS pieces
+
+
+def _gbs(f, t0, y, H, tol, halvings=HALVINGS):
     """y(t0 + H) by :func:`_gbs_step`, halving the step where the table does not converge (a field whose
     nearest singularity lies about one step away, such as a running average's 1/t, needs a few halvings);
     returns (y, summed error estimate)."""
@@ -92,8 +95,8 @@ def _gbs(f, t0, y, H, tol, halvings=8):
     if done is not None:
         return done
     if halvings == 0:
-        raise BeaError(f"high-precision integration did not converge on a step of {mpmath.nstr(H * 2**8, 6)} "
-                       f"near t = {mpmath.nstr(t0, 6)} even in 256 pieces; use fewer digits")
+        raise BeaError(f"high-precision integration did not converge on a step of {mpmath.nstr(H * 2**HALVINGS, 6)} "
+                       f"near t = {mpmath.nstr(t0, 6)} even in {2**HALVINGS} pieces; use fewer digits")
     middle, first = _gbs(f, t0, y, H / 2, tol / 2, halvings - 1)
     end, second = _gbs(f, t0 + H / 2, middle, H / 2, tol / 2, halvings - 1)
     return end, first + second
